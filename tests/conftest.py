@@ -1,0 +1,25 @@
+"""Shared pytest options: local runs may skip the slow end-to-end and SLURM tests; CI never does."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--skip-slow", action="store_true", help="skip end-to-end workflow runs")
+    parser.addoption("--skip-slurm", action="store_true", help="skip the real-SLURM test")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    in_ci = os.environ.get("CI") == "true"
+    for flag, marker in (("--skip-slow", "slow"), ("--skip-slurm", "slurm")):
+        if not config.getoption(flag):
+            continue
+        if in_ci:
+            raise pytest.UsageError(f"{flag} is for local runs only; CI runs every test")
+        skip = pytest.mark.skip(reason=f"{flag} given")
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
