@@ -1,0 +1,169 @@
+"""Audio input and output: 16 kHz mono 16-bit PCM, with clear errors for bad files.
+
+`.wav` and `.flac` are read with soundfile (libsndfile); `.m4a` (VoxCeleb2's AAC) is decoded by
+ffmpeg in a subprocess to 16 kHz mono 16-bit PCM, as the original recipe converted VoxCeleb2.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from voxsv.atomic import atomic_path
+
+SAMPLE_RATE = 16000
+FFMPEG_EXTENSIONS = (".m4a",)
+_UNKNOWN_SIZE = 0xFFFFFFFF  # RIFF size written by streaming writers that could not seek back
+
+
+class AudioError(ValueError):
+    """A file that is not readable 16 kHz mono audio; the message names the file."""
+
+
+def read_audio(path: str | os.PathLike) -> np.ndarray:
+    """Read a whole file as float32 samples in [-1, 1] at 16 kHz mono."""
+    path = Path(path)
+    if path.suffix.lower() in FFMPEG_EXTENSIONS:
+        samples = _decode_ffmpeg(path)
+    else:
+        samples = _read_soundfile(path)
+    if samples.size == 0:
+        raise AudioError(f"{path}: empty audio (0 samples)")
+    return samples
+
+
+def write_wav(path: str | os.PathLike, samples: np.ndarray, sr: int = SAMPLE_RATE) -> None:
+    """Write mono samples (float in [-1, 1], or int16) as a 16-bit PCM wav, atomically."""
+    samples = np.asarray(samples)
+    if samples.ndim != 1:
+        raise ValueError(f"{path}: expected mono (1-D) samples, got shape {samples.shape}")
+    if samples.dtype != np.int16:
+        if not np.all(np.isfinite(samples)):
+            raise ValueError(f"{path}: samples contain NaN or infinity")
+        # Scale by 32768 (the inverse of soundfile's int16 -> float read) so that a
+        # write/read round trip is exact; clip instead of letting libsndfile wrap around.
+        samples = np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
+    with atomic_path(path, suffix=".wav") as tmp:
+        sf.write(tmp, samples, sr, subtype="PCM_16", format="WAV")
+
+
+def probe_duration(path: str | os.PathLike) -> float:
+    """Return the duration in seconds, from the header where the format has one."""
+    path = Path(path)
+    if path.suffix.lower() in FFMPEG_EXTENSIONS:
+        return _probe_ffmpeg(path)
+    info = _checked_info(path)
+    return info.frames / info.samplerate
+
+
+def _checked_info(path: Path) -> sf._SoundFileInfo:
+    """Open the header, check rate, channels and (for wav) completeness; return the info."""
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise AudioError(f"{path}: not readable audio ({err})") from err
+    if info.samplerate != SAMPLE_RATE:
+        raise AudioError(f"{path}: sample rate {info.samplerate} Hz, expected {SAMPLE_RATE}")
+    if info.channels != 1:
+        raise AudioError(f"{path}: {info.channels} channels, expected mono")
+    if info.format == "WAV":
+        _check_wav_complete(path)
+    return info
+
+
+def _read_soundfile(path: Path) -> np.ndarray:
+    """Read a wav/flac file with soundfile after checking its header."""
+    info = _checked_info(path)
+    try:
+        samples, _ = sf.read(str(path), dtype="float32", always_2d=False)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise AudioError(f"{path}: truncated or damaged, cannot decode ({err})") from err
+    if len(samples) != info.frames:
+        raise AudioError(f"{path}: truncated (header {info.frames} frames, read {len(samples)})")
+    return samples
+
+
+def _check_wav_complete(path: Path) -> None:
+    """Raise if the wav's data chunk claims more bytes than the file holds.
+
+    libsndfile silently shortens such a file to what is present, so a cut-off download or a
+    killed writer would otherwise pass as a shorter utterance.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        riff = f.read(12)
+        if riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+            return  # RF64 and friends: leave to libsndfile
+        block_align = 2
+        while True:
+            header = f.read(8)
+            if len(header) < 8:
+                raise AudioError(f"{path}: truncated (no data chunk)")
+            chunk_id, chunk_size = header[:4], struct.unpack("<I", header[4:])[0]
+            if chunk_id == b"fmt ":
+                fmt = f.read(chunk_size + (chunk_size & 1))
+                block_align = max(1, struct.unpack("<H", fmt[12:14])[0])
+            elif chunk_id == b"data":
+                break
+            else:
+                f.seek(chunk_size + (chunk_size & 1), os.SEEK_CUR)
+        available = size - f.tell()
+    if chunk_size == _UNKNOWN_SIZE:
+        return
+    if chunk_size > available or chunk_size % block_align:
+        frames_claimed = chunk_size // block_align
+        raise AudioError(
+            f"{path}: truncated (header says {frames_claimed} frames, "
+            f"file holds {available // block_align})"
+        )
+
+
+def _ffmpeg(tool: str, path: Path) -> str:
+    """Return the path of ffmpeg/ffprobe, or raise saying it must be installed."""
+    exe = shutil.which(tool)
+    if exe is None:
+        # Not an AudioError: the file may be fine, the machine lacks the decoder.
+        raise RuntimeError(
+            f"{tool} not found on PATH; it is needed to decode {path} "
+            "(install it, e.g. `apt-get install ffmpeg` or `conda install ffmpeg`)"
+        )
+    return exe
+
+
+def _decode_ffmpeg(path: Path) -> np.ndarray:
+    """Decode any ffmpeg-readable file to 16 kHz mono float32 samples."""
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
+    cmd = [_ffmpeg("ffmpeg", path), "-nostdin", "-v", "error", "-i", str(path),
+           "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    # At `-v error` ffmpeg prints only errors: a damaged stream it partly decoded shows here
+    # even when the exit status is 0.
+    message = " | ".join(proc.stderr.decode(errors="replace").strip().splitlines())
+    if proc.returncode != 0 or message:
+        raise AudioError(f"{path}: ffmpeg could not decode it: {message or proc.returncode}")
+    if len(proc.stdout) % 2:
+        raise AudioError(f"{path}: truncated (odd number of PCM bytes from ffmpeg)")
+    return np.frombuffer(proc.stdout, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def _probe_ffmpeg(path: Path) -> float:
+    """Return the container's duration with ffprobe."""
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
+    cmd = [_ffmpeg("ffprobe", path), "-v", "error", "-show_entries", "format=duration",
+           "-of", "default=noprint_wrappers=1:nokey=1", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        return float(proc.stdout.strip())
+    except ValueError:
+        message = " | ".join(proc.stderr.strip().splitlines())
+        raise AudioError(f"{path}: ffprobe found no duration: {message}") from None
