@@ -33,13 +33,13 @@ def test_default_config_plans(tmp_path: Path) -> None:
         ('data={"num_shards": "x"}', "num_shards"),
         ('data={"num_mel_bins": 64}', "num_mel_bins"),
         ('data={"on_bad_audio": "ignore"}', "on_bad_audio"),
-        ('paths={"voxceleb1": 3}', "voxceleb1"),
+        ('trials={"Q": "q.txt"}', "Q"),
     ],
 )
 def test_bad_value_names_the_key(tmp_path: Path, override: str, named: str) -> None:
     result = dry_run(tmp_path, "--config", override)
     assert result.returncode != 0
-    assert named in result.stderr
+    assert f"'{named}'" in result.stdout + result.stderr
     assert "Job stats" not in result.stdout
 
 
@@ -50,7 +50,7 @@ def test_unknown_top_level_key_in_configfile(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump(config))
     result = dry_run(tmp_path, "--configfile", str(bad))
     assert result.returncode != 0
-    assert "scorring" in result.stderr
+    assert "'scorring' was unexpected" in result.stdout + result.stderr
 
 
 def test_bad_value_runs_no_job(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_bad_value_runs_no_job(tmp_path: Path) -> None:
            "--config", 'corpus={"seed": -1}']
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
-    assert "seed" in result.stderr
+    assert "['corpus']['seed']" in result.stdout + result.stderr
     produced = [p for p in tmp_path.iterdir() if p.name != ".snakemake"]
     assert produced == []
     shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)

@@ -1,0 +1,120 @@
+"""Result tables, the summary beside the published figures, and DET plots."""
+
+from __future__ import annotations
+
+import csv
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from voxsv.metrics import Metrics, det_curve
+from voxsv.plots import plot_det, plot_model_det, thin
+from voxsv.results import (
+    ResultSource,
+    evaluate_lists,
+    read_result_table,
+    reference_row,
+    write_result_table,
+    write_summary,
+)
+
+
+def test_reference_row_matches_configuration():
+    row = reference_row("res2net200_w24_s4_c32_att", "lmft", "asnorm", 80)
+    assert (row["table"], row["O_eer_pct"], row["voxsrc22dev_mindcf_p005"]) == (
+        "4",
+        "0.3668",
+        "0.0974",
+    )
+    assert reference_row("res2net50_w24_s4_c64", "pretrain", "cosine", 80)["table"] == "4"
+    assert reference_row("res2net50_w24_s4_c64", "pretrain", "cosine", 40)["O_eer_pct"] == "1.0580"
+    assert reference_row("dpn68", "lmft", "asnorm", 80) is None  # only published with 40 bins
+    assert reference_row("tdnn", "pretrain", "cosine", 40) is None
+
+
+def write_trials_and_scores(tmp_path, name, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 400)
+    scores = rng.normal(size=400) + 2 * labels
+    utts = [f"id{i:05d}/v/00001.wav" for i in range(800)]
+    trials = tmp_path / f"{name}.txt"
+    trials.write_text(
+        "".join(f"{lab} {utts[2 * i]} {utts[2 * i + 1]}\n" for i, lab in enumerate(labels))
+    )
+    score_file = tmp_path / f"{name}.scores"
+    score_file.write_text(
+        "".join(f"{utts[2 * i]} {utts[2 * i + 1]} {s}\n" for i, s in enumerate(scores))
+    )
+    return trials, score_file
+
+
+def test_tables_and_summary(tmp_path):
+    files = {
+        name: write_trials_and_scores(tmp_path, name, i)
+        for i, name in enumerate(["VoxSRC22-dev", "O"])
+    }
+    metrics = evaluate_lists(
+        {n: f[0] for n, f in files.items()}, {n: f[1] for n, f in files.items()}
+    )
+    assert list(metrics) == ["O", "VoxSRC22-dev"]  # published order
+    assert metrics["O"].p_target == 0.01 and metrics["VoxSRC22-dev"].p_target == 0.05
+    table = tmp_path / "results" / "res2net200_lmft_asnorm.tsv"
+    write_result_table(table, metrics)
+    assert table.read_text().splitlines()[0] == "trials\teer_pct\tmin_dcf\tp_target\tn_trials"
+    rows = read_result_table(table)
+    assert rows["O"]["eer_pct"] == f"{metrics['O'].eer_pct:.4f}"
+    assert rows["VoxSRC22-dev"]["p_target"] == "0.05" and rows["O"]["n_trials"] == "400"
+
+    small = tmp_path / "results" / "tiny_pretrain_cosine.tsv"
+    write_result_table(small, {"O": Metrics(12.5, 0.3, 0.75, 0.5, 0.01, 8)})
+    sources = [
+        ResultSource(table, "res2net200", "res2net200_w24_s4_c32_att", "lmft", "asnorm", 80),
+        ResultSource(small, "tiny", "tdnn", "pretrain", "cosine", 80),
+    ]
+    write_summary(sources, tmp_path / "summary.tsv", tmp_path / "summary.md")
+    with open(tmp_path / "summary.tsv", newline="") as f:
+        summary = list(csv.DictReader(f, delimiter="\t"))
+    assert summary[0]["published_table"] == "4"
+    assert summary[0]["O_eer_pct_published"] == "0.3668"
+    assert summary[0]["VoxSRC22-dev_min_dcf_published"] == "0.0974"
+    assert summary[0]["O_eer_pct"] == rows["O"]["eer_pct"]
+    assert summary[0]["E_eer_pct"] == ""
+    assert summary[1]["published_table"] == "" and summary[1]["O_min_dcf"] == "0.7500"
+    md = (tmp_path / "summary.md").read_text()
+    assert f"| {rows['O']['eer_pct']} / {rows['O']['min_dcf']} (0.3668 / 0.0388) |" in md
+    assert "| tiny | tdnn | pretrain | cosine | 80 | 12.5000 / 0.7500 | - |" in md
+
+
+def test_bad_result_table_header(tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("trials\teer\nO\t1.0\n")
+    with pytest.raises(ValueError, match="bad.tsv: header"):
+        read_result_table(path)
+
+
+def test_unknown_trial_list_name(tmp_path):
+    with pytest.raises(ValueError, match="unknown trial list name"):
+        evaluate_lists({"Z": tmp_path / "z.txt"}, {})
+
+
+def test_det_plot_is_written(tmp_path):
+    runs = {}
+    for i, label in enumerate(["pretrain cosine, O", "lmft asnorm, O"]):
+        runs[label] = write_trials_and_scores(tmp_path, f"list{i}", i)
+    path = tmp_path / "plots" / "model_det.png"
+    plot_model_det(runs, path, "model")
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > 300 and image.shape[1] > 300
+    assert image[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_thin_keeps_ends_and_bounds_points(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 50_000)
+    fpr, fnr = det_curve(rng.normal(size=50_000) + labels, labels)
+    x, y = thin(fpr, fnr, n=500)
+    assert len(x) <= 500 and x[0] == fpr[0] and y[0] == fnr[0]
+    assert np.all(np.diff(x) >= 0) and np.all(np.diff(y) <= 0)
+    plot_det({"a": (fpr, fnr)}, tmp_path / "one.png", "one curve")  # 50,000 points thinned
+    assert (tmp_path / "one.png").stat().st_size > 0

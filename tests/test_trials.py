@@ -1,0 +1,58 @@
+"""Trial-list reading: paths as written, labels as int8, and malformed lines named by number."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voxsv.trials import TrialsError, read_trials, utterance_id
+
+
+def test_reads_labels_and_paths_as_written(tmp_path):
+    path = tmp_path / "trials.txt"
+    path.write_text(
+        "1 id10270/x6uYqmx31kE/00001.wav id10270/8jEAjG6SegY/00008.wav\n"
+        "0 id10270/x6uYqmx31kE/00001.wav\tid10300/ize_eiCFEg0/00003.wav\n"
+        "\n"
+        "1  id10309/abc/00002.wav id10309/def/00001.wav"
+    )
+    trials = read_trials(path)
+    assert trials.labels.dtype == np.int8
+    assert trials.labels.tolist() == [1, 0, 1]
+    assert trials.enroll == [
+        "id10270/x6uYqmx31kE/00001.wav",
+        "id10270/x6uYqmx31kE/00001.wav",
+        "id10309/abc/00002.wav",
+    ]
+    assert trials.test[1] == "id10300/ize_eiCFEg0/00003.wav"
+    assert len(trials) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "what"),
+    [
+        ("1 a.wav b.wav\n0 a.wav\n", 2, "expected 3 fields"),
+        ("1 a.wav b.wav\n\n0 a.wav b.wav c.wav\n", 3, "found 4"),
+        ("1 a.wav b.wav\n2 a.wav b.wav\n", 2, "label must be 0 or 1"),
+        ("\n\n1 a.wav b.wav\ntarget a.wav b.wav\n", 4, "'target'"),
+    ],
+)
+def test_malformed_line_is_named(tmp_path, text, line, what):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(TrialsError, match=f"bad.txt:{line}: .*{what}"):
+        read_trials(path)
+
+
+@pytest.mark.parametrize("text", ["", "\n \n"])
+def test_empty_list_is_an_error(tmp_path, text):
+    path = tmp_path / "empty.txt"
+    path.write_text(text)
+    with pytest.raises(TrialsError, match="empty.txt: empty"):
+        read_trials(path)
+
+
+def test_utterance_id_strips_audio_suffix():
+    assert utterance_id("id10001/1zcIwhmdeo4/00001.wav") == "id10001/1zcIwhmdeo4/00001"
+    assert utterance_id("id00012/21Uxsk56VDQ/00001.m4a") == "id00012/21Uxsk56VDQ/00001"
+    assert utterance_id("id10001/vid/00001") == "id10001/vid/00001"
