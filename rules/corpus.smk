@@ -15,7 +15,7 @@ if config["corpus"]["generate"]:
             musan=directory(f"{config['corpus']['root']}/musan"),
             rirs=directory(f"{config['corpus']['root']}/RIRS_NOISES"),
         params:
-            root=config["corpus"]["root"],
+            root=lambda wc, output: str(Path(output.musan).parent),
             seed=config["corpus"]["seed"],
             sizes={
                 key: value
@@ -36,7 +36,7 @@ if config["corpus"]["generate"]:
 
 rule manifest_voxceleb:
     input:
-        corpus_inputs(),
+        root=lambda wc: config["paths"]["voxceleb1" if wc.corpus == "vox1" else "voxceleb2_dev"],
     output:
         recordings="data/manifests/{corpus}_recordings.jsonl.gz",
         supervisions="data/manifests/{corpus}_supervisions.jsonl.gz",
@@ -44,7 +44,6 @@ rule manifest_voxceleb:
         corpus="vox1|vox2dev",
     params:
         kind="voxceleb",
-        root=lambda wc: config["paths"]["voxceleb1" if wc.corpus == "vox1" else "voxceleb2_dev"],
         workers=config["data"]["probe_workers"],
         on_bad_audio=config["data"]["on_bad_audio"],
     log:
@@ -61,14 +60,13 @@ rule manifest_voxceleb:
 
 rule manifest_musan:
     input:
-        corpus_inputs(),
+        root=config["paths"]["musan"],
     output:
         recordings="data/manifests/musan_{part}_recordings.jsonl.gz",
     wildcard_constraints:
         part="noise|music|speech",
     params:
         kind="musan",
-        root=config["paths"]["musan"],
         workers=config["data"]["probe_workers"],
         on_bad_audio=config["data"]["on_bad_audio"],
     log:
@@ -85,14 +83,13 @@ rule manifest_musan:
 
 rule manifest_rirs:
     input:
-        corpus_inputs(),
+        root=config["paths"]["rirs"],
     output:
         recordings="data/manifests/rirs_{room}_recordings.jsonl.gz",
     wildcard_constraints:
         room="smallroom|mediumroom",
     params:
         kind="rirs",
-        root=config["paths"]["rirs"],
         workers=config["data"]["probe_workers"],
         on_bad_audio=config["data"]["on_bad_audio"],
     log:
@@ -109,7 +106,7 @@ rule manifest_rirs:
 
 rule check_trials:
     input:
-        corpus_inputs(*config["trials"].values()),
+        trials=list(config["trials"].values()),
         recordings="data/manifests/vox1_recordings.jsonl.gz",
     output:
         TRIALS_CHECKED,

@@ -14,7 +14,13 @@ import sys
 from voxsv import __version__
 
 COMMANDS: dict[str, str] = {
+    "eer": "voxsv.metrics",
+    "score": "voxsv.scoring",
+    "embed": "voxsv.embed",
+    "verify": "voxsv.verify",
     "corpus": "voxsv.corpus.cli",
+    "params": "voxsv.models.params",
+    "fbank": "voxsv.features_cli",
 }
 
 
@@ -24,7 +30,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"voxsv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
-        if command is None or name == command:
+        if name == command:
             importlib.import_module(module).add_parser(sub)
         else:
             sub.add_parser(name, help=f"see `voxsv {name} --help`")

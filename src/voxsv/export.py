@@ -23,7 +23,7 @@ INPUT_NAME, OUTPUT_NAME = "feats", "embedding"
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike, num_mel_bins: int) -> None:
-    """Write `model` (in eval mode, on its device) to `path` as ONNX: (batch, frames, bins) -> emb."""
+    """Write `model` (eval mode, on its device) to `path` as ONNX: (batch, frames, bins) -> emb."""
     was_training = model.training
     example = torch.zeros(2, 200, num_mel_bins, device=next(model.parameters()).device)
     dims = {0: Dim("batch", min=1), 1: Dim("frames", min=MIN_FRAMES)}

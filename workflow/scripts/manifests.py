@@ -9,17 +9,17 @@ smk = snakemake  # noqa: F821
 kind = smk.params.kind
 if kind == "voxceleb":
     manifests.write_voxceleb(
-        smk.params.root, smk.output.recordings, smk.output.supervisions,
+        smk.input.root, smk.output.recordings, smk.output.supervisions,
         smk.params.workers, smk.params.on_bad_audio,
     )
 elif kind == "musan":
     manifests.write_recordings(
-        manifests.musan_entries(smk.params.root, smk.wildcards.part), smk.output.recordings,
+        manifests.musan_entries(smk.input.root, smk.wildcards.part), smk.output.recordings,
         smk.params.workers, smk.params.on_bad_audio,
     )
 elif kind == "rirs":
     manifests.write_recordings(
-        manifests.rir_entries(smk.params.root, smk.wildcards.room), smk.output.recordings,
+        manifests.rir_entries(smk.input.root, smk.wildcards.room), smk.output.recordings,
         smk.params.workers, smk.params.on_bad_audio,
     )
 elif kind == "trials":

@@ -1,0 +1,112 @@
+# Evaluation: embeddings of the VoxCeleb1 audio and of the AS-norm cohort (clean VoxCeleb2-dev),
+# one job per feature shard; cosine and AS-norm scores per trial list; EER/minDCF tables, DET
+# plots and a summary beside the published figures.
+
+
+rule embed:
+    input:
+        model="exp/{alias}/{stage}/model.pt",
+        features=embed_features_input,
+    output:
+        "exp/{alias}/{stage}/embeddings/{part}/shard{shard}.npz",
+    params:
+        scoring=config["scoring"],
+        cmn_window=config["data"]["cmn_window"],
+        corpus_root=lambda wc: config["paths"]["voxceleb1" if wc.part == "vox1" else "voxceleb2_dev"],
+    log:
+        "logs/embed/{alias}/{stage}/{part}_shard{shard}.log",
+    threads: config["scoring"]["resources"]["cpus"]
+    resources:
+        cpus_per_task=config["scoring"]["resources"]["cpus"],
+        mem_mb=config["scoring"]["resources"]["mem_mb"],
+        runtime=config["scoring"]["resources"]["runtime"],
+        gpu=config["scoring"]["resources"]["gpus"],
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/embed.py"
+
+
+rule cohort:
+    input:
+        lambda wc: embedding_shards(wc, "cohort"),
+    output:
+        "exp/{alias}/{stage}/embeddings/cohort.npz",
+    log:
+        "logs/embed/{alias}/{stage}/cohort.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/cohort.py"
+
+
+rule score:
+    input:
+        unpack(score_inputs),
+    output:
+        "exp/{alias}/{stage}/scores/{scoring}_{trials}.txt",
+    params:
+        top_k=config["scoring"]["top_k"],
+    log:
+        "logs/score/{alias}/{stage}/{scoring}_{trials}.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/score.py"
+
+
+rule result_table:
+    input:
+        unpack(score_files),
+    output:
+        report(
+            "results/{alias}_{stage}_{scoring}.tsv",
+            caption="report/result_table.rst",
+            category="Results",
+            subcategory="{alias}",
+            labels={"model": "{alias}", "stage": "{stage}", "scoring": "{scoring}"},
+        ),
+    params:
+        trials=config["trials"],
+    log:
+        "logs/results/{alias}_{stage}_{scoring}.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/result_table.py"
+
+
+rule det_plot:
+    input:
+        lambda wc: [scores for _, scores in det_runs(wc).values()],
+    output:
+        report(
+            "results/det/{alias}.png",
+            caption="report/det_plot.rst",
+            category="DET curves",
+            labels={"model": "{alias}"},
+        ),
+    params:
+        runs=det_runs,
+    log:
+        "logs/results/det_{alias}.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/det_plot.py"
+
+
+rule summary:
+    input:
+        result_tables(),
+    output:
+        tsv=report("results/summary.tsv", caption="report/summary.rst", category="Summary"),
+        md="results/summary.md",
+    params:
+        sources=result_sources(),
+    log:
+        "logs/results/summary.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/summary.py"

@@ -1,0 +1,20 @@
+# Export: every trained checkpoint to ONNX with dynamic batch and time axes (the seed froze a
+# TensorFlow graph), checked in the job against the PyTorch model on real utterances.
+
+
+rule export_onnx:
+    input:
+        model="exp/{alias}/{stage}/model.pt",
+        features="data/fbank/vox1/shard0.jsonl.gz",
+    output:
+        "exp/{alias}/{stage}/model.onnx",
+    params:
+        cmn_window=config["data"]["cmn_window"],
+        num_utterances=4,
+        tolerance=1e-4,
+    log:
+        "logs/export/{alias}/{stage}.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/export_onnx.py"

@@ -1,0 +1,6 @@
+"""Snakemake entry point of rule det_plot: one DET plot of every run of a model."""
+
+from voxsv.plots import plot_model_det
+
+smk = snakemake  # noqa: F821
+plot_model_det(smk.params.runs, smk.output[0], title=f"{smk.wildcards.alias}: DET curves")
