@@ -1,9 +1,11 @@
 # Helpers shared by the stage files (config validation, target lists, input functions).
 # Only this file defines Python helpers; the stage files declare rules.
 
+import copy
 import re
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 
@@ -95,9 +97,32 @@ def train_targets():
     return [f"exp/{alias}/{stage}/model.pt" for alias in config["models"] for stage in TRAIN_STAGES]
 
 
-def train_archives(stage):
+def stage_config(alias, stage):
+    """A model's settings for one training stage: train.{stage} with the model's overrides."""
+    overrides = config["train"].get("model_overrides", {}).get(alias, {})
+    return {**config["train"][stage], **overrides.get(stage, {})}
+
+
+def check_model_overrides():
+    """Every override names a configured model, and the merged stage is a valid stage."""
+    for alias, stages in config["train"].get("model_overrides", {}).items():
+        if alias not in config["models"]:
+            raise ValueError(f"config train.model_overrides.{alias}: no model {alias!r} in models")
+        for stage in stages:
+            merged = copy.deepcopy(config)
+            merged["train"][stage] = stage_config(alias, stage)
+            try:
+                validate(merged, schema="../config/schema.yaml")
+            except WorkflowError as e:
+                raise WorkflowError(f"config train.model_overrides.{alias}.{stage}:", e)
+
+
+check_model_overrides()
+
+
+def train_archives(alias, stage):
     """The FBANK manifests a stage trains on: every shard of each of its copies."""
-    copies = config["train"][stage]["copies"]
+    copies = stage_config(alias, stage)["copies"]
     shards = range(config["data"]["num_shards"])
     return [
         f"data/fbank/vox2dev/{c}/shard{i}.{ext}"
@@ -112,9 +137,9 @@ def train_init(wildcards):
     return [f"exp/{wildcards.alias}/pretrain/model.pt"] if wildcards.stage == "lmft" else []
 
 
-def train_world_size(stage):
+def train_world_size(alias, stage):
     """Processes of a stage: its GPUs, or its CPU processes when it has none."""
-    cfg = config["train"][stage]
+    cfg = stage_config(alias, stage)
     return cfg["gpus"] if cfg["gpus"] > 0 else cfg["cpu_processes"]
 
 
@@ -128,7 +153,10 @@ def train_settings(wildcards, input, output):
         "model": config["models"][wildcards.alias],
         "num_mel_bins": config["data"]["num_mel_bins"],
         "cmn_window": config["data"]["cmn_window"],
-        "train": config["train"],
+        "train": {
+            **config["train"],
+            **{stage: stage_config(wildcards.alias, stage) for stage in TRAIN_STAGES},
+        },
         "archives": [path for path in input.archives if path.endswith(".jsonl.gz")],
         "init": input.init[0] if input.init else None,
         "run_dir": str(Path(output[0]).parent),

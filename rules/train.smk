@@ -7,7 +7,7 @@
 
 rule train:
     input:
-        archives=lambda wc: train_archives(wc.stage),
+        archives=lambda wc: train_archives(wc.alias, wc.stage),
         init=lambda wc: train_init(wc),
     output:
         "exp/{alias}/{stage}/model.pt",
@@ -16,15 +16,15 @@ rule train:
         alias=r"[^/]+",
     params:
         settings=train_settings,
-        world_size=lambda wc: train_world_size(wc.stage),
+        world_size=lambda wc: train_world_size(wc.alias, wc.stage),
     log:
         "logs/train/{alias}/{stage}.log",
-    threads: lambda wc: config["train"][wc.stage]["resources"]["cpus"]
+    threads: lambda wc: stage_config(wc.alias, wc.stage)["resources"]["cpus"]
     resources:
-        cpus_per_task=lambda wc: config["train"][wc.stage]["resources"]["cpus"],
-        mem_mb=lambda wc: config["train"][wc.stage]["resources"]["mem_mb"],
-        runtime=lambda wc: config["train"][wc.stage]["resources"]["runtime"],
-        gpu=lambda wc: config["train"][wc.stage]["gpus"],
+        cpus_per_task=lambda wc: stage_config(wc.alias, wc.stage)["resources"]["cpus"],
+        mem_mb=lambda wc: stage_config(wc.alias, wc.stage)["resources"]["mem_mb"],
+        runtime=lambda wc: stage_config(wc.alias, wc.stage)["resources"]["runtime"],
+        gpu=lambda wc: stage_config(wc.alias, wc.stage)["gpus"],
     retries: config["train"]["retries"]
     conda:
         ENV

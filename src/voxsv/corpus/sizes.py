@@ -11,13 +11,13 @@ class CorpusSize:
     """Sizes of every part of the corpus; field names are the keys of config `corpus:`."""
 
     vox2_speakers: int = field(
-        default=48, metadata={"help": "VoxCeleb2-dev-like (training) speakers"}
+        default=160, metadata={"help": "VoxCeleb2-dev-like (training) speakers"}
     )
     vox2_videos: int = field(
-        default=3, metadata={"help": "videos (sessions) per VoxCeleb2-like speaker"}
+        default=2, metadata={"help": "videos (sessions) per VoxCeleb2-like speaker"}
     )
     vox2_utterances: int = field(
-        default=4, metadata={"help": "utterances per VoxCeleb2-like video"}
+        default=3, metadata={"help": "utterances per VoxCeleb2-like video"}
     )
     vox1_speakers: int = field(
         default=24, metadata={"help": "VoxCeleb1-like (evaluation) speakers, dev + test"}
