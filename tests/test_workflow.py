@@ -52,24 +52,39 @@ def test_summary_plots_and_exported_models_exist(default_run: Path) -> None:
             assert (default_run / f"exp/{model}/{stage}/model.onnx").stat().st_size > 0
 
 
-def test_training_logs_every_step_and_pretraining_loss_falls(default_run: Path) -> None:
-    pretrain = CONFIG["train"]["pretrain"]
-    steps = pretrain["epochs"] * pretrain["steps_per_epoch"]
+def stage_config(model: str, stage: str) -> dict:
+    overrides = CONFIG["train"].get("model_overrides", {}).get(model, {}).get(stage, {})
+    return {**CONFIG["train"][stage], **overrides}
+
+
+def test_training_logs_every_step_and_loss_falls(default_run: Path) -> None:
+    """Every step is logged; while the margin is still 0 (warm-up), each model's loss falls.
+    (The margin ramp that follows raises the loss by design, so a whole-run comparison would
+    measure the schedule, not learning; the best model must also end below its start.)"""
+    final_vs_start = []
     for model in MODELS:
+        pretrain = stage_config(model, "pretrain")
+        steps_per_epoch = pretrain["steps_per_epoch"]
+        steps = pretrain["epochs"] * steps_per_epoch
         rows = read_tsv(default_run / f"exp/{model}/pretrain/train_log.tsv")
         assert list(rows[0]) == LOG_HEADER
         assert [int(r["step"]) for r in rows] == list(range(steps))
         loss = np.array([float(r["loss"]) for r in rows])
-        tenth = max(1, steps // 10)
-        assert loss[-tenth:].mean() < loss[:tenth].mean(), model
+        warmup_end = pretrain["warmup_epochs"] * steps_per_epoch
+        assert all(float(r["margin"]) == 0.0 for r in rows[:warmup_end])
+        first, last = loss[:steps_per_epoch], loss[warmup_end - steps_per_epoch : warmup_end]
+        assert last.mean() < first.mean(), model
+        final_vs_start.append(loss[-steps_per_epoch:].mean() / first.mean())
         lmft = read_tsv(default_run / f"exp/{model}/lmft/train_log.tsv")
         assert int(lmft[0]["step"]) == steps
         assert {float(r["margin"]) for r in lmft} == {CONFIG["train"]["lmft"]["margin"]}
+    assert min(final_vs_start) < 1.0
 
 
 def mean_fbank_baseline_eer(workdir: Path) -> float:
     """EER on O of cosine scoring of per-utterance mean log-FBANK, global mean subtracted."""
     cuts = CutSet.from_file(workdir / "data/fbank/vox1/shard0.jsonl.gz")
+    cuts = cuts.with_features_path_prefix(str(workdir))  # storage paths are workdir-relative
     ids = [cut.id for cut in cuts]
     means = np.stack([cut.load_features().mean(axis=0) for cut in cuts])
     trials = read_trials(workdir / CONFIG["trials"]["O"])
