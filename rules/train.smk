@@ -17,6 +17,7 @@ rule train:
     params:
         settings=train_settings,
         world_size=lambda wc: train_world_size(wc.alias, wc.stage),
+        nodes=lambda wc: stage_config(wc.alias, wc.stage)["nodes"],
     log:
         "logs/train/{alias}/{stage}.log",
     threads: lambda wc: stage_config(wc.alias, wc.stage)["resources"]["cpus"]
@@ -25,6 +26,8 @@ rule train:
         mem_mb=lambda wc: stage_config(wc.alias, wc.stage)["resources"]["mem_mb"],
         runtime=lambda wc: stage_config(wc.alias, wc.stage)["resources"]["runtime"],
         gpu=lambda wc: stage_config(wc.alias, wc.stage)["gpus"],
+        nodes=lambda wc: stage_config(wc.alias, wc.stage)["nodes"],
+        tasks=lambda wc: stage_config(wc.alias, wc.stage)["nodes"],
     retries: config["train"]["retries"]
     conda:
         ENV

@@ -52,6 +52,7 @@ def _workdir(tmp: Path) -> Path:
     cfg["data"]["num_shards"] = 1
     cfg["models"] = {"tiny": TINY_TDNN}
     train = cfg["train"]
+    train.pop("model_overrides", None)  # they name the default's demo models
     train.update(checkpoint_every_steps=2, num_workers=0, retries=1, precision="fp32")
     train["pretrain"].update(copies=["clean"], epochs=10, steps_per_epoch=3, batch_per_gpu=16,
                              resources={"cpus": 1, "mem_mb": 2000, "runtime": 10})

@@ -43,9 +43,12 @@ class RunSettings:
 
     @property
     def world_size(self) -> int:
-        """Processes of this stage: the GPUs, or the CPU processes when gpus is 0."""
+        """Processes of this stage: the GPUs of all its nodes, or the CPU processes when gpus
+        is 0."""
         cfg = self.stage_cfg
-        return cfg["gpus"] if cfg["gpus"] > 0 else cfg.get("cpu_processes", 1)
+        if cfg["gpus"] > 0:
+            return cfg["gpus"] * cfg.get("nodes", 1)
+        return cfg.get("cpu_processes", 1)
 
     @property
     def global_batch(self) -> int:
