@@ -13,7 +13,7 @@ from lhotse import CutSet
 from test_manifests import SR, make_voxceleb, tone
 
 from voxsv import augment, featurize, manifests
-from voxsv.audio import AudioError, write_wav
+from voxsv.audio import AudioError, decode_ffmpeg_many, write_wav
 from voxsv.features import fbank
 
 REPO = Path(__file__).resolve().parents[1]
@@ -215,7 +215,7 @@ def test_batched_m4a_decoding_equals_read_audio(tmp_path):
     root = tmp_path / "aac"
     make_voxceleb(root, {"id00012": {"v": 3}}, ext=".m4a")
     paths = sorted(str(p) for p in root.rglob("*.m4a"))
-    together = featurize.decode_ffmpeg_many(paths)
+    together = decode_ffmpeg_many(paths)
     assert list(together) == paths
     for path in paths:
         assert np.array_equal(together[path], read_audio(path))
@@ -223,7 +223,7 @@ def test_batched_m4a_decoding_equals_read_audio(tmp_path):
     rec, sup = tmp_path / "rec.jsonl.gz", tmp_path / "sup.jsonl.gz"
     manifests.write_voxceleb(root, rec, sup)
     Path(paths[1]).write_bytes(Path(paths[1]).read_bytes()[:300])  # truncated after the manifest
-    assert featurize.decode_ffmpeg_many(paths) == {}
+    assert decode_ffmpeg_many(paths) == {}
     recordings = list(augment.recordings_of(featurize.shard_items(rec, 0, 1)))
     results = [(r.id, s) for r, s in featurize.decoded(recordings)]
     assert [i for i, s in results if isinstance(s, AudioError)] == ["id00012/v/00002"]

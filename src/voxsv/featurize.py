@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +21,13 @@ from lhotse.cut import MonoCut
 from lhotse.lazy import LazyJsonlIterator
 
 from voxsv.atomic import atomic_path
-from voxsv.audio import FFMPEG_EXTENSIONS, SAMPLE_RATE, AudioError, read_audio
+from voxsv.audio import (
+    FFMPEG_EXTENSIONS,
+    SAMPLE_RATE,
+    AudioError,
+    decode_ffmpeg_many,
+    read_audio,
+)
 from voxsv.augment import apply_plan, generator, read_plans
 from voxsv.features import fbank
 from voxsv.manifests import report_bad_audio
@@ -195,30 +198,6 @@ def _decode_batch(batch: list[Recording]) -> Iterator[tuple[Recording, np.ndarra
             yield recording, read_audio(path)
         except AudioError as err:
             yield recording, err
-
-
-def decode_ffmpeg_many(paths: list[str]) -> dict[str, np.ndarray]:
-    """Decode files in one ffmpeg run (one output per input); {} if ffmpeg reports anything."""
-    exe = shutil.which("ffmpeg")
-    if exe is None or not all(Path(p).is_file() for p in paths):
-        return {}
-    with tempfile.TemporaryDirectory(prefix="voxsv-decode-") as tmp:
-        cmd = [exe, "-nostdin", "-v", "error"]
-        for path in paths:
-            cmd += ["-i", path]
-        for i in range(len(paths)):
-            cmd += ["-map", f"{i}:a:0", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le",
-                    f"{tmp}/{i}.raw"]
-        proc = subprocess.run(cmd, capture_output=True, check=False)
-        if proc.returncode != 0 or proc.stderr.strip():
-            return {}
-        out = {}
-        for i, path in enumerate(paths):
-            raw = Path(tmp, f"{i}.raw").read_bytes()
-            if not raw or len(raw) % 2:
-                return {}
-            out[path] = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-    return out
 
 
 def _store(writer, cut_id: str, feats: np.ndarray, recording_id: str, archive) -> Features:
