@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from voxsv.embed import CHUNK_FRAMES, embed_wavs, load_extractor
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two embeddings."""
-    return float(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
+from voxsv.scoring import l2_normalise
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    _, (a, b) = embed_wavs([args.enroll, args.test], load_extractor(args.model), args.chunk_frames)
-    score = cosine(a, b)
+    extractor = load_extractor(args.model)
+    _, embeddings = embed_wavs([args.enroll, args.test], extractor, args.chunk_frames)
+    a, b = l2_normalise(embeddings)  # cosine exactly as the pipeline's scoring computes it
+    score = float(a @ b)
     print(f"score\t{score:.6f}")
     if args.threshold is not None:
         print(f"decision\t{'accept' if score >= args.threshold else 'reject'}")
