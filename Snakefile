@@ -2,6 +2,7 @@
 # Loads and validates the configuration, includes one rule file per stage, and defines the
 # default target. Run `snakemake --cores 2` for the embedded default (see README.md).
 
+import re
 from pathlib import Path
 
 from snakemake.utils import min_version
@@ -9,11 +10,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The embedded default applies unless the user names config files; theirs replace it whole
-# (snakemake would otherwise merge the default's demo models into the full recipe).
-if not workflow.config_settings.configfiles:
-
-    configfile: Path(workflow.basedir) / "config" / "config.yaml"
+# config/config.yaml always applies; files given with --configfile (e.g. config/voxceleb.yaml,
+# the switch to the real corpora) and --config values are merged over it.
+configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
 include: "rules/common.smk"
@@ -26,12 +25,15 @@ include: "rules/evaluate.smk"
 
 
 wildcard_constraints:
-    alias="|".join(map(re.escape, config["models"])) or "(?!)",
+    alias="|".join(map(re.escape, EXPERIMENTS)),
     stage="|".join(TRAIN_STAGES),
     scoring="|".join(SCORINGS),
     trials="|".join(map(re.escape, config["trials"])),
     part="vox1|cohort",
     shard=r"\d+",
+    bins="|".join(map(str, BINS)),
+    corpus="|".join(artifacts.FEATURE_CORPORA),
+    variant="clean|reverb|noise|music|babble",
 
 
 rule all:

@@ -1,24 +1,25 @@
-# Augmentation plans: per shard and augmented copy, the seeded draws of every utterance (which
-# RIR; which MUSAN files at which offsets and SNRs). As in Kaldi's recipe no augmented audio is
-# stored; rules/features.smk applies a plan while computing FBANK (voxsv.augment).
+# Augmentation plans: per corpus, shard and augmented copy, the seeded draws of every utterance
+# (which RIR; which MUSAN files at which offsets and SNRs). As in Kaldi's recipe no augmented
+# audio is stored; rules/features.smk applies a plan while computing FBANK (voxsv.augment).
+# VoxCeleb2 dev gets plans for its training copies; VoxCeleb1 for the VoxCeleb1-dev training
+# set of table 1.
 
 
 rule augment_plan:
     input:
-        recordings="data/manifests/vox2dev_recordings.jsonl.gz",
+        recordings=artifacts.RECORDINGS,
         sources=lambda wc: list(augment_sources(wc.variant).values()),
     output:
-        "data/augment/{variant}/shard{shard}.jsonl.gz",
+        artifacts.PLAN,
     wildcard_constraints:
         variant="reverb|noise|music|babble",
-        shard=r"\d+",
     params:
         sources=lambda wc: augment_sources(wc.variant),
         options=lambda wc: config["data"]["augment"][wc.variant],
-        num_shards=config["data"]["num_shards"],
+        num_shards=num_shards,
         seed=config["data"]["seed"],
     log:
-        "logs/augment/{variant}/shard{shard}.log",
+        "logs/augment/{corpus}/{variant}/shard{shard}.log",
     threads: 1
     resources:
         mem_mb=config["data"]["mem_mb"],

@@ -1,192 +1,143 @@
-# Helpers shared by the stage files (config validation, target lists, input functions).
-# Only this file defines Python helpers; the stage files declare rules.
+# Helpers shared by the stage files: the loaded configuration, the experiments, and thin input
+# and params functions over voxsv.experiments / voxsv.artifacts (the logic lives there). Only
+# this file defines Python helpers; the stage files declare rules.
 
-import copy
-import re
+import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from voxsv import artifacts
+from voxsv.configuration import ConfigError, load, load_schema
+from voxsv.experiments import TRAIN_STAGES, resolve, train_params
+from voxsv.results import experiment_sources
 
 
-validate(config, schema="../config/schema.yaml")
-
-
-def check_generated_paths():
-    """With `corpus.generate`, `paths` and `trials` must name the generated corpus's files."""
-    root = config["corpus"]["root"]
-    expected = {
-        ("paths", "voxceleb1"): f"{root}/voxceleb1/wav",
-        ("paths", "voxceleb2_dev"): f"{root}/voxceleb2/dev/aac",
-        ("paths", "musan"): f"{root}/musan",
-        ("paths", "rirs"): f"{root}/RIRS_NOISES",
-        ("trials", "O"): f"{root}/voxceleb1/veri_test2.txt",
-        ("trials", "E"): f"{root}/voxceleb1/list_test_all2.txt",
-        ("trials", "H"): f"{root}/voxceleb1/list_test_hard2.txt",
-    }
-    for (section, key), path in expected.items():
-        given = config[section].get(key)
-        if given is not None and Path(given) != Path(path):
-            raise ValueError(
-                f"config {section}.{key} is {given!r}, but corpus.generate writes {path!r} "
-                f"(corpus.root is {root!r}): set {section}.{key} to it or corpus.generate: false"
-            )
-
-
-if config["corpus"]["generate"]:
-    check_generated_paths()
-
+SCHEMA_PATH = Path(workflow.basedir) / "config" / "schema.yaml"
+SCHEMA = load_schema(SCHEMA_PATH)
+try:
+    _loaded = load(config, SCHEMA_PATH)
+except ConfigError as error:
+    sys.exit(f"voxsv: {error}")
+config.clear()
+config.update(_loaded)
+EXPERIMENTS = resolve(config)
 ENV = "../envs/voxsv.yaml"
+MUSAN_PART = {"noise": "noise", "music": "music", "babble": "speech"}
+BINS = sorted({exp.num_mel_bins for exp in EXPERIMENTS.values()})
+SCORINGS = sorted({m for exp in EXPERIMENTS.values() for m in exp.scoring["methods"]})
+
+
+def experiment(alias):
+    """The experiment of an alias; an unknown alias is an error listing the valid targets."""
+    if alias not in EXPERIMENTS:
+        raise ValueError(
+            f"no experiment {alias!r} in config models; valid targets: "
+            + " ".join(artifacts.valid_targets(EXPERIMENTS))
+        )
+    return EXPERIMENTS[alias]
 
 
 def default_targets():
-    """Every final output of the configured recipe (extended stage by stage)."""
+    """Every final output of the default models, the data checks and the summary."""
     targets = [config["trials"][name] for name in config["trials"]]
-    targets += fbank_targets() + [TRIALS_CHECKED]
-    targets += train_targets()
-    targets += evaluation_targets()
-    return targets
+    targets.append(artifacts.TRIALS_CHECKED)
+    for alias in config["default_models"]:
+        targets += artifacts.experiment_targets(EXPERIMENTS[alias])
+    return targets + list(artifacts.SUMMARY)
 
 
-# ---- Data stage (rules/corpus.smk manifests, rules/augment.smk, rules/features.smk) --------
+def unknown_target(wildcards):
+    """Input function of the catch-all result rule: a table no experiment makes stops the run."""
+    raise ValueError(
+        f"results/{wildcards.name}.tsv: no configured experiment makes this table; valid "
+        "targets: " + " ".join(artifacts.valid_targets(EXPERIMENTS))
+    )
 
-TRIALS_CHECKED = "data/manifests/trials_checked.tsv"
-MUSAN_PART = {"noise": "noise", "music": "music", "babble": "speech"}
+
+# ---- Data stage (rules/corpus.smk, rules/augment.smk, rules/features.smk) -----------------
 
 
-def augment_sources(copy):
+def augment_sources(variant):
     """Recording manifests that an augmented copy draws from, keyed as voxsv.augment expects."""
-    if copy == "reverb":
+    if variant == "reverb":
         rooms = config["data"]["augment"]["reverb"]["rooms"]
         return {room: f"data/manifests/rirs_{room}_recordings.jsonl.gz" for room in rooms}
-    return {copy: f"data/manifests/musan_{MUSAN_PART[copy]}_recordings.jsonl.gz"}
+    return {variant: f"data/manifests/musan_{MUSAN_PART[variant]}_recordings.jsonl.gz"}
 
 
 def augment_plan_input(wildcards):
     """The augmentation plan that an FBANK job applies (none for the clean copy)."""
     if wildcards.variant == "clean":
         return []
-    return f"data/augment/{wildcards.variant}/shard{wildcards.shard}.jsonl.gz"
+    return artifacts.PLAN.format(**wildcards)
 
 
-def fbank_targets():
-    """Every FBANK archive (manifest and .lca, so a lost .lca is rebuilt): each training copy
-    and shard, and each VoxCeleb1 shard."""
+def fbank_params(wildcards):
+    """What an FBANK archive depends on (voxsv.featurize.options_from_config)."""
     data = config["data"]
-    train = expand(
-        "data/fbank/vox2dev/{copy}/shard{shard}.{ext}",
-        copy=data["copies"],
-        shard=range(data["num_shards"]),
-        ext=("jsonl.gz", "lca"),
-    )
-    evaluation = expand(
-        "data/fbank/vox1/shard{shard}.{ext}",
-        shard=range(data["eval_shards"]),
-        ext=("jsonl.gz", "lca"),
-    )
-    return train + evaluation
+    return {
+        "num_mel_bins": int(wildcards.bins),
+        **{key: data[key] for key in ("dither", "seed", "on_bad_audio")},
+    }
+
+
+def num_shards(wildcards):
+    """Shards of a corpus's archives and plans."""
+    return len(artifacts.shards(config["data"], wildcards.corpus))
 
 
 # ---- Training (rules/train.smk) -------------------------------------------------------------
 
-TRAIN_STAGES = ("pretrain", "lmft")
+
+def stage_config(wildcards):
+    """One experiment's settings for one training stage."""
+    return experiment(wildcards.alias).stage(wildcards.stage)
 
 
-def train_targets():
-    """Both stages' final checkpoints of every configured model."""
-    return [f"exp/{alias}/{stage}/model.pt" for alias in config["models"] for stage in TRAIN_STAGES]
-
-
-def stage_config(alias, stage):
-    """A model's settings for one training stage: train.{stage} with the model's overrides."""
-    overrides = config["train"].get("model_overrides", {}).get(alias, {})
-    return {**config["train"][stage], **overrides.get(stage, {})}
-
-
-def check_model_overrides():
-    """Every override names a configured model, and the merged stage is a valid stage."""
-    for alias, stages in config["train"].get("model_overrides", {}).items():
-        if alias not in config["models"]:
-            raise ValueError(f"config train.model_overrides.{alias}: no model {alias!r} in models")
-        for stage in stages:
-            merged = copy.deepcopy(config)
-            merged["train"][stage] = stage_config(alias, stage)
-            try:
-                validate(merged, schema="../config/schema.yaml")
-            except WorkflowError as e:
-                raise WorkflowError(f"config train.model_overrides.{alias}.{stage}:", e)
-
-
-check_model_overrides()
-
-
-def train_archives(alias, stage):
-    """The FBANK manifests a stage trains on: every shard of each of its copies."""
-    copies = stage_config(alias, stage)["copies"]
-    shards = range(config["data"]["num_shards"])
-    return [
-        f"data/fbank/vox2dev/{c}/shard{i}.{ext}"
-        for c in copies
-        for i in shards
-        for ext in ("jsonl.gz", "lca")
-    ]
+def train_archives(wildcards):
+    """The FBANK files a stage trains on."""
+    return artifacts.train_archives(config["data"], experiment(wildcards.alias), wildcards.stage)
 
 
 def train_init(wildcards):
     """LMFT starts from the pre-trained checkpoint; pre-training from scratch."""
-    return [f"exp/{wildcards.alias}/pretrain/model.pt"] if wildcards.stage == "lmft" else []
+    if wildcards.stage == "lmft":
+        return [artifacts.MODEL.format(alias=wildcards.alias, stage="pretrain")]
+    return []
 
 
-def train_world_size(alias, stage):
-    """Processes of a stage: its GPUs, or its CPU processes when it has none."""
-    cfg = stage_config(alias, stage)
-    return cfg["gpus"] if cfg["gpus"] > 0 else cfg["cpu_processes"]
+def train_rule_params(wildcards):
+    """What a training stage's result depends on (resources, workers, logging excluded)."""
+    return train_params(config, SCHEMA, experiment(wildcards.alias), wildcards.stage)
 
 
-def train_settings(wildcards, input, output):
-    """The JSON settings of `python -m voxsv.train` (voxsv.train.settings.RunSettings)."""
-    if wildcards.alias not in config["models"]:
-        raise ValueError(f"exp/{wildcards.alias}: no model {wildcards.alias!r} in config models")
-    return {
-        "alias": wildcards.alias,
-        "stage": wildcards.stage,
-        "model": config["models"][wildcards.alias],
-        "num_mel_bins": config["data"]["num_mel_bins"],
-        "cmn_window": config["data"]["cmn_window"],
-        "train": {
-            **config["train"],
-            **{stage: stage_config(wildcards.alias, stage) for stage in TRAIN_STAGES},
-        },
-        "archives": [path for path in input.archives if path.endswith(".jsonl.gz")],
-        "init": input.init[0] if input.init else None,
-        "run_dir": str(Path(output[0]).parent),
-        "out": output[0],
-    }
+def stage_resource(key):
+    """A resource of a training stage (threads, memory, runtime), read when a job is made."""
+    return lambda wildcards: stage_config(wildcards)["resources"][key]
 
 
 # ---- Export and evaluation (rules/export.smk, rules/evaluate.smk) --------------------------
 
-SCORINGS = tuple(config["scoring"]["methods"])
-
 
 def embedding_shards(wildcards, part):
     """The per-shard embedding stores of one model, stage and part (vox1 or cohort)."""
-    shards = config["data"]["eval_shards" if part == "vox1" else "num_shards"]
-    return expand(
-        "exp/{alias}/{stage}/embeddings/{part}/shard{shard}.npz",
-        alias=wildcards.alias,
-        stage=wildcards.stage,
-        part=part,
-        shard=range(shards),
-    )
+    return artifacts.embedding_shards(config["data"], wildcards.alias, wildcards.stage, part)
 
 
 def embed_features_input(wildcards):
-    """The FBANK shard an embedding job reads: VoxCeleb1, or the clean VoxCeleb2-dev copy
-    (the AS-norm cohort)."""
-    if wildcards.part == "vox1":
-        return f"data/fbank/vox1/shard{wildcards.shard}.jsonl.gz"
-    return f"data/fbank/vox2dev/clean/shard{wildcards.shard}.jsonl.gz"
+    """The FBANK manifests an embedding job reads."""
+    return artifacts.embed_features(
+        config["data"], experiment(wildcards.alias), wildcards.part, int(wildcards.shard)
+    )
+
+
+def export_features_input(wildcards):
+    """The first VoxCeleb1 FBANK shard, at the model's bins (the export check's utterances)."""
+    return artifacts.fbank_files(experiment(wildcards.alias).num_mel_bins, "vox1", "clean", 0)[0]
+
+
+def experiment_scoring(wildcards, key):
+    """A scoring setting of one experiment (its own value or the top-level one)."""
+    return experiment(wildcards.alias).scoring[key]
 
 
 def score_inputs(wildcards):
@@ -194,62 +145,45 @@ def score_inputs(wildcards):
     the cohort."""
     inputs = {
         "trials": config["trials"][wildcards.trials],
-        "checked": TRIALS_CHECKED,
+        "checked": artifacts.TRIALS_CHECKED,
         "embeddings": embedding_shards(wildcards, "vox1"),
     }
     if wildcards.scoring == "asnorm":
-        inputs["cohort"] = f"exp/{wildcards.alias}/{wildcards.stage}/embeddings/cohort.npz"
+        inputs["cohort"] = artifacts.COHORT.format(**wildcards)
     return inputs
 
 
 def score_files(wildcards):
-    """Score files of every trial list, by trial-list name."""
+    """Score files of every trial list of the experiment, by trial-list name."""
     return {
-        name: f"exp/{wildcards.alias}/{wildcards.stage}/scores/{wildcards.scoring}_{name}.txt"
-        for name in config["trials"]
+        name: artifacts.SCORES.format(**wildcards, trials=name)
+        for name in experiment(wildcards.alias).trials
     }
+
+
+def experiment_trials(wildcards):
+    """Trial-list paths of one experiment, by name."""
+    return {name: config["trials"][name] for name in experiment(wildcards.alias).trials}
 
 
 def det_runs(wildcards):
     """Every run of one model for its DET plot: label -> (trial list, score file)."""
+    exp = experiment(wildcards.alias)
     return {
         f"{stage} {scoring}, {name}": (
             config["trials"][name],
-            f"exp/{wildcards.alias}/{stage}/scores/{scoring}_{name}.txt",
+            artifacts.SCORES.format(alias=exp.alias, stage=stage, scoring=scoring, trials=name),
         )
-        for stage in TRAIN_STAGES
-        for scoring in SCORINGS
-        for name in config["trials"]
+        for stage in exp.stages
+        for scoring in exp.scoring["methods"]
+        for name in exp.trials
     }
 
 
 def result_sources():
-    """Every result table with the configuration that produces it (for the summary)."""
+    """Every result table of the default models with what it reproduces (for the summary)."""
+    experiments = [EXPERIMENTS[alias] for alias in config["default_models"]]
     return [
-        {
-            "path": f"results/{alias}_{stage}_{scoring}.tsv",
-            "alias": alias,
-            "arch": spec["arch"],
-            "stage": stage,
-            "scoring": scoring,
-            "num_mel_bins": config["data"]["num_mel_bins"],
-        }
-        for alias, spec in config["models"].items()
-        for stage in TRAIN_STAGES
-        for scoring in SCORINGS
+        {**vars(source), "path": str(source.path)}
+        for source in experiment_sources(experiments)
     ]
-
-
-def result_tables():
-    """Every result table: results/{alias}_{stage}_{scoring}.tsv."""
-    return [source["path"] for source in result_sources()]
-
-
-def evaluation_targets():
-    """Result tables, exported models, DET plots and the summary."""
-    return (
-        result_tables()
-        + [f"exp/{a}/{s}/model.onnx" for a in config["models"] for s in TRAIN_STAGES]
-        + [f"results/det/{alias}.png" for alias in config["models"]]
-        + ["results/summary.tsv", "results/summary.md"]
-    )

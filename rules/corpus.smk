@@ -38,13 +38,12 @@ rule manifest_voxceleb:
     input:
         root=lambda wc: config["paths"]["voxceleb1" if wc.corpus == "vox1" else "voxceleb2_dev"],
     output:
-        recordings="data/manifests/{corpus}_recordings.jsonl.gz",
-        supervisions="data/manifests/{corpus}_supervisions.jsonl.gz",
+        recordings=artifacts.RECORDINGS,
+        supervisions=artifacts.SUPERVISIONS,
     wildcard_constraints:
         corpus="vox1|vox2dev",
     params:
         kind="voxceleb",
-        workers=config["data"]["probe_workers"],
         on_bad_audio=config["data"]["on_bad_audio"],
     log:
         "logs/manifests/{corpus}.log",
@@ -67,7 +66,6 @@ rule manifest_musan:
         part="noise|music|speech",
     params:
         kind="musan",
-        workers=config["data"]["probe_workers"],
         on_bad_audio=config["data"]["on_bad_audio"],
     log:
         "logs/manifests/musan_{part}.log",
@@ -90,7 +88,6 @@ rule manifest_rirs:
         room="smallroom|mediumroom",
     params:
         kind="rirs",
-        workers=config["data"]["probe_workers"],
         on_bad_audio=config["data"]["on_bad_audio"],
     log:
         "logs/manifests/rirs_{room}.log",
@@ -109,7 +106,7 @@ rule check_trials:
         trials=list(config["trials"].values()),
         recordings="data/manifests/vox1_recordings.jsonl.gz",
     output:
-        TRIALS_CHECKED,
+        artifacts.TRIALS_CHECKED,
     params:
         kind="trials",
         trials=config["trials"],

@@ -5,22 +5,22 @@
 
 rule embed:
     input:
-        model="exp/{alias}/{stage}/model.pt",
+        model=artifacts.MODEL,
         features=embed_features_input,
     output:
-        "exp/{alias}/{stage}/embeddings/{part}/shard{shard}.npz",
+        artifacts.EMBEDDINGS,
     params:
-        scoring=config["scoring"],
+        chunk_frames=lambda wc: experiment_scoring(wc, "chunk_frames"),
         cmn_window=config["data"]["cmn_window"],
         corpus_root=lambda wc: config["paths"]["voxceleb1" if wc.part == "vox1" else "voxceleb2_dev"],
     log:
         "logs/embed/{alias}/{stage}/{part}_shard{shard}.log",
-    threads: config["scoring"]["resources"]["cpus"]
+    threads: lambda wc: experiment_scoring(wc, "resources")["cpus"]
     resources:
-        cpus_per_task=config["scoring"]["resources"]["cpus"],
-        mem_mb=config["scoring"]["resources"]["mem_mb"],
-        runtime=config["scoring"]["resources"]["runtime"],
-        gpu=config["scoring"]["resources"]["gpus"],
+        cpus_per_task=lambda wc: experiment_scoring(wc, "resources")["cpus"],
+        mem_mb=lambda wc: experiment_scoring(wc, "resources")["mem_mb"],
+        runtime=lambda wc: experiment_scoring(wc, "resources")["runtime"],
+        gpu=lambda wc: experiment_scoring(wc, "resources")["gpus"],
     conda:
         ENV
     script:
@@ -31,7 +31,7 @@ rule cohort:
     input:
         lambda wc: embedding_shards(wc, "cohort"),
     output:
-        "exp/{alias}/{stage}/embeddings/cohort.npz",
+        artifacts.COHORT,
     log:
         "logs/embed/{alias}/{stage}/cohort.log",
     conda:
@@ -44,9 +44,9 @@ rule score:
     input:
         unpack(score_inputs),
     output:
-        "exp/{alias}/{stage}/scores/{scoring}_{trials}.txt",
+        artifacts.SCORES,
     params:
-        top_k=config["scoring"]["top_k"],
+        top_k=lambda wc: experiment_scoring(wc, "top_k") if wc.scoring == "asnorm" else None,
     log:
         "logs/score/{alias}/{stage}/{scoring}_{trials}.log",
     conda:
@@ -60,14 +60,14 @@ rule result_table:
         unpack(score_files),
     output:
         report(
-            "results/{alias}_{stage}_{scoring}.tsv",
+            artifacts.RESULT,
             caption="report/result_table.rst",
             category="Results",
             subcategory="{alias}",
             labels={"model": "{alias}", "stage": "{stage}", "scoring": "{scoring}"},
         ),
     params:
-        trials=config["trials"],
+        trials=experiment_trials,
     log:
         "logs/results/{alias}_{stage}_{scoring}.log",
     conda:
@@ -81,7 +81,7 @@ rule det_plot:
         lambda wc: [scores for _, scores in det_runs(wc).values()],
     output:
         report(
-            "results/det/{alias}.png",
+            artifacts.DET,
             caption="report/det_plot.rst",
             category="DET curves",
             labels={"model": "{alias}"},
@@ -98,7 +98,7 @@ rule det_plot:
 
 rule summary:
     input:
-        result_tables(),
+        [source["path"] for source in result_sources()],
     output:
         tsv=report("results/summary.tsv", caption="report/summary.rst", category="Summary"),
         md="results/summary.md",
@@ -110,3 +110,23 @@ rule summary:
         ENV
     script:
         "../workflow/scripts/summary.py"
+
+
+# A result table that no configured experiment makes: stop while planning, with one line that
+# lists the valid targets (instead of snakemake's MissingRuleException).
+rule unknown_result:
+    input:
+        unknown_target,
+    output:
+        "results/{name}.tsv",
+    wildcard_constraints:
+        name=r"[^/]+",
+    log:
+        "logs/results/unknown_{name}.log",
+    conda:
+        ENV
+    shell:
+        "exit 1"
+
+
+ruleorder: summary > result_table > unknown_result

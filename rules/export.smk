@@ -4,10 +4,10 @@
 
 rule export_onnx:
     input:
-        model="exp/{alias}/{stage}/model.pt",
-        features="data/fbank/vox1/shard0.jsonl.gz",
+        model=artifacts.MODEL,
+        features=export_features_input,
     output:
-        "exp/{alias}/{stage}/model.onnx",
+        artifacts.ONNX,
     params:
         cmn_window=config["data"]["cmn_window"],
         num_utterances=4,

@@ -1,25 +1,24 @@
-# FBANK archives (lhotse CutSet + lilcom-chunky .lca) per shard: the VoxCeleb2-dev training
-# copies and the VoxCeleb1 evaluation audio. Raw log-mel FBANK; readers apply sliding CMN.
-# The archive is renamed into place before its manifest, so a manifest means a whole archive.
+# FBANK archives (lhotse CutSet + lilcom-chunky .lca) per mel-bin count, corpus, copy and
+# shard: the VoxCeleb2-dev training copies (and its clean copy, the AS-norm cohort) and the
+# VoxCeleb1 audio (clean for evaluation; every copy for the VoxCeleb1-dev training set). Raw
+# log-mel FBANK; readers apply sliding CMN. The archive is renamed into place before its
+# manifest, so a manifest means a whole archive. Archives are keyed by their bins, so 40- and
+# 80-bin experiments share one DAG and a new experiment reuses the archives of its bins.
 
 
-rule fbank_vox2dev:
+rule fbank:
     input:
-        recordings="data/manifests/vox2dev_recordings.jsonl.gz",
-        supervisions="data/manifests/vox2dev_supervisions.jsonl.gz",
+        recordings=artifacts.RECORDINGS,
+        supervisions=artifacts.SUPERVISIONS,
         plans=augment_plan_input,
     output:
-        manifest="data/fbank/vox2dev/{variant}/shard{shard}.jsonl.gz",
-        archive="data/fbank/vox2dev/{variant}/shard{shard}.lca",
-    wildcard_constraints:
-        variant="clean|reverb|noise|music|babble",
-        shard=r"\d+",
+        manifest=artifacts.FBANK_MANIFEST,
+        archive=artifacts.FBANK_ARCHIVE,
     params:
-        copy_name=lambda wc: wc.variant,
-        num_shards=config["data"]["num_shards"],
-        data=config["data"],
+        options=fbank_params,
+        num_shards=num_shards,
     log:
-        "logs/fbank/vox2dev/{variant}/shard{shard}.log",
+        "logs/fbank/{bins}/{corpus}/{variant}/shard{shard}.log",
     threads: 1
     resources:
         mem_mb=config["data"]["mem_mb"],
@@ -30,26 +29,18 @@ rule fbank_vox2dev:
         "../workflow/scripts/featurize.py"
 
 
-rule fbank_vox1:
+# The VoxCeleb1-dev training set: VoxCeleb1 cuts of the speakers outside the O list, as a
+# manifest that points into the VoxCeleb1 archive of the same copy (no features recomputed).
+rule vox1dev_subset:
     input:
-        recordings="data/manifests/vox1_recordings.jsonl.gz",
-        supervisions="data/manifests/vox1_supervisions.jsonl.gz",
+        manifest=artifacts.VOX1_FBANK_MANIFEST,
+        o_trials=config["trials"].get("O", []),
     output:
-        manifest="data/fbank/vox1/shard{shard}.jsonl.gz",
-        archive="data/fbank/vox1/shard{shard}.lca",
-    wildcard_constraints:
-        shard=r"\d+",
-    params:
-        copy_name="clean",
-        num_shards=config["data"]["eval_shards"],
-        data=config["data"],
+        artifacts.VOX1DEV_SUBSET,
     log:
-        "logs/fbank/vox1/shard{shard}.log",
+        "logs/fbank/{bins}/vox1dev/{variant}/shard{shard}.log",
     threads: 1
-    resources:
-        mem_mb=config["data"]["mem_mb"],
-        runtime=config["data"]["runtime"],
     conda:
         ENV
     script:
-        "../workflow/scripts/featurize.py"
+        "../workflow/scripts/vox1dev_subset.py"

@@ -1,33 +1,31 @@
-# Training: pre-training on the augmented copies, then large-margin fine-tuning (LMFT) on the
-# clean copy, per model alias (config `models`). One job per stage, on the stage's GPUs (or CPU
-# processes); more than one process is launched through torchrun. Checkpoints go to
-# exp/{alias}/{stage}/checkpoints/, which is deliberately not an output: Snakemake keeps it when
-# a job fails or is killed, and the retry (or a rerun) resumes from the newest checkpoint.
+# Training: pre-training on the augmented copies, then (where the experiment has it)
+# large-margin fine-tuning (LMFT) on the clean copy, per experiment (config `models`). One job
+# per stage, on the stage's GPUs (or CPU processes); more than one process is launched through
+# torchrun. Checkpoints go to exp/{alias}/{stage}/checkpoints/, which is deliberately not an
+# output: Snakemake keeps it when a job fails or is killed, and the retry (or a rerun) resumes
+# from the newest checkpoint written under the same settings. Params hold only what changes the
+# model (voxsv.experiments.train_params); the run layout (GPUs, nodes, micro-batch), resources,
+# workers and logging are read from the config by the script, so editing them reruns nothing.
 
 
 rule train:
     input:
-        archives=lambda wc: train_archives(wc.alias, wc.stage),
-        init=lambda wc: train_init(wc),
+        archives=train_archives,
+        init=train_init,
     output:
-        "exp/{alias}/{stage}/model.pt",
-    wildcard_constraints:
-        stage="pretrain|lmft",
-        alias=r"[^/]+",
+        artifacts.MODEL,
     params:
-        settings=train_settings,
-        world_size=lambda wc: train_world_size(wc.alias, wc.stage),
-        nodes=lambda wc: stage_config(wc.alias, wc.stage)["nodes"],
+        settings=train_rule_params,
     log:
         "logs/train/{alias}/{stage}.log",
-    threads: lambda wc: stage_config(wc.alias, wc.stage)["resources"]["cpus"]
+    threads: stage_resource("cpus")
     resources:
-        cpus_per_task=lambda wc: stage_config(wc.alias, wc.stage)["resources"]["cpus"],
-        mem_mb=lambda wc: stage_config(wc.alias, wc.stage)["resources"]["mem_mb"],
-        runtime=lambda wc: stage_config(wc.alias, wc.stage)["resources"]["runtime"],
-        gpu=lambda wc: stage_config(wc.alias, wc.stage)["gpus"],
-        nodes=lambda wc: stage_config(wc.alias, wc.stage)["nodes"],
-        tasks=lambda wc: stage_config(wc.alias, wc.stage)["nodes"],
+        cpus_per_task=stage_resource("cpus"),
+        mem_mb=stage_resource("mem_mb"),
+        runtime=stage_resource("runtime"),
+        gpu=lambda wc: stage_config(wc)["gpus"],
+        nodes=lambda wc: stage_config(wc).get("nodes", 1),
+        tasks=lambda wc: stage_config(wc).get("nodes", 1),
     retries: config["train"]["retries"]
     conda:
         ENV

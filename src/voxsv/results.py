@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from voxsv.atomic import write_text
 from voxsv.metrics import Metrics, evaluate
@@ -28,19 +29,24 @@ REFERENCE_COLUMNS = {
     "H": ("H_eer_pct", "H_mindcf"),
     "VoxSRC22-dev": ("voxsrc22dev_eer_pct", "voxsrc22dev_mindcf_p005"),
 }
-TRAIN_DATA = "vox2_dev_aug"  # what the workflow trains on; table 1 rows (VoxCeleb1) never match
+ROW_KEY = ("train_data", "fbank_bins", "model", "stage", "scoring")  # a published row's identity
 
 
 @dataclass(frozen=True)
 class ResultSource:
-    """One result table and the configuration that produced it."""
+    """One result table and the experiment that produced it, in reference_results.tsv's terms."""
 
     path: Path
     alias: str
-    arch: str  # model arch name (zoo name or family)
+    model: str  # the published model name (arch + head suffix), else the arch
+    train_data: str  # vox2_dev_aug | vox1_dev_aug | ..._clean
     stage: str  # pretrain | lmft
     scoring: str  # cosine | asnorm
     num_mel_bins: int
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return (self.train_data, str(self.num_mel_bins), self.model, self.stage, self.scoring)
 
 
 def p_target_for(trial_list: str) -> float:
@@ -89,42 +95,72 @@ def load_reference() -> list[dict[str, str]]:
 
 
 def reference_row(
-    arch: str, stage: str, scoring: str, num_mel_bins: int, reference: Sequence[dict] | None = None
+    key: tuple[str, ...], reference: Sequence[dict] | None = None
 ) -> dict[str, str] | None:
-    """The published row of this configuration (the latest table that has it), if any."""
+    """The published row with this (train_data, bins, model, stage, scoring), if any (the pair
+    is unique across the four tables, so it also names the table)."""
     rows = [
-        r
-        for r in (load_reference() if reference is None else reference)
-        if (r["model"], r["stage"], r["scoring"], r["fbank_bins"], r["train_data"])
-        == (arch, stage, scoring, str(num_mel_bins), TRAIN_DATA)
+        r for r in (load_reference() if reference is None else reference)
+        if tuple(r[k] for k in ROW_KEY) == key
     ]
-    return max(rows, key=lambda r: int(r["table"]), default=None)
+    return rows[0] if rows else None
+
+
+def experiment_sources(experiments: Sequence[Any]) -> list[ResultSource]:
+    """Every result table of these experiments (voxsv.experiments.Experiment) with its key."""
+    return [
+        ResultSource(
+            path=Path(f"results/{exp.alias}_{stage}_{scoring}.tsv"), alias=exp.alias,
+            model=exp.published_model or exp.model["arch"], train_data=exp.published_train_data,
+            stage=stage, scoring=scoring, num_mel_bins=exp.num_mel_bins,
+        )
+        for exp in experiments for stage in exp.stages for scoring in exp.scoring["methods"]
+    ]
+
+
+def unmatched_rows(experiments: Sequence[Any]) -> list[str]:
+    """Published rows (`table:model:train_data:bins:stage:scoring`) no experiment produces."""
+    produced = {src.key for src in experiment_sources(experiments)}
+    return [_row_name(r) for r in load_reference() if tuple(r[k] for k in ROW_KEY) not in produced]
+
+
+def _row_name(row: Mapping[str, str]) -> str:
+    return ":".join([row["table"], *(row[k] for k in ROW_KEY)])
 
 
 def summary_rows(sources: Sequence[ResultSource]) -> list[dict[str, str]]:
     """One summary row per result table: our figures and, where published, the paper's."""
     reference = load_reference()
     rows = []
+    matched = set()
     for src in sources:
-        table = read_result_table(src.path)
-        published = reference_row(src.arch, src.stage, src.scoring, src.num_mel_bins, reference)
-        row = {
-            "alias": src.alias,
-            "arch": src.arch,
-            "stage": src.stage,
-            "scoring": src.scoring,
-            "fbank_bins": str(src.num_mel_bins),
-            "published_table": published["table"] if published else "",
-        }
-        for name in TRIAL_LISTS:
-            ours = table.get(name, {})
-            eer_col, dcf_col = REFERENCE_COLUMNS[name]
-            row[f"{name}_eer_pct"] = ours.get("eer_pct", "")
-            row[f"{name}_min_dcf"] = ours.get("min_dcf", "")
-            row[f"{name}_eer_pct_published"] = (published or {}).get(eer_col) or ""
-            row[f"{name}_min_dcf_published"] = (published or {}).get(dcf_col) or ""
-        rows.append(row)
+        published = reference_row(src.key, reference)
+        matched.add(src.key if published else None)
+        rows.append(_summary_row(src.alias, src.key, read_result_table(src.path), published))
+    for published in reference:
+        key = tuple(published[k] for k in ROW_KEY)
+        if key not in matched:
+            rows.append(_summary_row("", key, {}, published))
     return rows
+
+
+def _summary_row(alias: str, key: tuple[str, ...], table: Mapping[str, Mapping[str, str]],
+                 published: Mapping[str, str] | None) -> dict[str, str]:
+    """One summary row: ours (empty for an unproduced published row), published, difference."""
+    row = {"alias": alias, **dict(zip(ROW_KEY, key, strict=True)),
+           "published_table": published["table"] if published else ""}
+    for name in TRIAL_LISTS:
+        ours = table.get(name, {})
+        eer_col, dcf_col = REFERENCE_COLUMNS[name]
+        pub_eer = (published or {}).get(eer_col) or ""
+        row[f"{name}_eer_pct"] = ours.get("eer_pct", "")
+        row[f"{name}_min_dcf"] = ours.get("min_dcf", "")
+        row[f"{name}_eer_pct_published"] = pub_eer
+        row[f"{name}_min_dcf_published"] = (published or {}).get(dcf_col) or ""
+        both = row[f"{name}_eer_pct"] and pub_eer
+        row[f"{name}_eer_pct_diff"] = f"{float(row[f'{name}_eer_pct']) - float(pub_eer):+.4f}" \
+            if both else ""
+    return row
 
 
 def write_summary(
@@ -140,21 +176,30 @@ def write_summary(
 
 
 def _markdown(rows: list[dict[str, str]]) -> str:
-    """EER % / minDCF per trial list, ours then published in parentheses."""
-    lists = [n for n in TRIAL_LISTS if any(r[f"{n}_eer_pct"] for r in rows)]
-    header = ["model", "arch", "stage", "scoring", "bins"] + [f"{n} EER % / minDCF" for n in lists]
+    """Our results (EER % / minDCF per trial list, published and difference beside them), then
+    the published rows that this configuration does not produce."""
+    ours = [r for r in rows if r["alias"]]
+    missing = [r for r in rows if not r["alias"]]
+    lists = [n for n in TRIAL_LISTS if any(r[f"{n}_eer_pct"] for r in ours)]
+    header = ["alias", "table", "model", "train data", "bins", "stage", "scoring"]
+    header += [f"{n} EER % / minDCF (published; EER diff)" for n in lists]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in rows:
-        cells = [r["alias"], r["arch"], r["stage"], r["scoring"], r["fbank_bins"]]
+    for r in ours:
+        cells = [r["alias"], r["published_table"] or "-", r["model"], r["train_data"],
+                 r["fbank_bins"], r["stage"], r["scoring"]]
         for n in lists:
             cell = f"{r[f'{n}_eer_pct']} / {r[f'{n}_min_dcf']}" if r[f"{n}_eer_pct"] else "-"
             if r[f"{n}_eer_pct_published"]:
-                pub = f"{r[f'{n}_eer_pct_published']} / {r[f'{n}_min_dcf_published']}"
-                cell += f" ({pub})"
+                cell += (f" ({r[f'{n}_eer_pct_published']} / {r[f'{n}_min_dcf_published']};"
+                         f" {r[f'{n}_eer_pct_diff'] or '-'})")
             cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
-    note = (
-        "\nFigures: ours, then in parentheses the published ones (reference_results.tsv, "
-        "table in the TSV's `published_table`) for the same arch, stage, scoring and bins.\n"
+    lines.append(
+        "\nPublished figures (reference_results.tsv) are matched on table, training data, bins, "
+        "model, stage and scoring; a table of '-' means no published row has this experiment's "
+        "settings.\n"
     )
-    return "\n".join(lines) + "\n" + note
+    lines.append(f"Published rows this configuration does not produce: {len(missing)}\n")
+    lines += [f"- table {r['published_table']}: {r['model']} ({r['train_data']}, "
+              f"{r['fbank_bins']} bins) {r['stage']} {r['scoring']}" for r in missing]
+    return "\n".join(lines) + "\n"

@@ -4,18 +4,19 @@ import logging
 
 from voxsv import augment
 from voxsv.featurize import shard_items
+from voxsv.rulelog import rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True)  # noqa: F821
 smk = snakemake  # noqa: F821
-recordings = augment.recordings_of(
-    shard_items(smk.input.recordings, int(smk.wildcards.shard), smk.params.num_shards)
-)
-count = augment.write_plans(
-    smk.wildcards.variant,
-    recordings,
-    augment.source_sets(dict(smk.params.sources)),
-    smk.output[0],
-    smk.params.seed,
-    dict(smk.params.options),
-)
-logging.info("%d %s plans", count, smk.wildcards.variant)
+with rule_log(smk):
+    recordings = augment.recordings_of(
+        shard_items(smk.input.recordings, int(smk.wildcards.shard), smk.params.num_shards)
+    )
+    count = augment.write_plans(
+        smk.wildcards.variant,
+        recordings,
+        augment.source_sets(dict(smk.params.sources)),
+        smk.output[0],
+        smk.params.seed,
+        dict(smk.params.options),
+    )
+    logging.info("%d %s plans", count, smk.wildcards.variant)

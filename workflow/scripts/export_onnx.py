@@ -9,18 +9,19 @@ from voxsv.atomic import atomic_path
 from voxsv.embed import load_extractor
 from voxsv.export import check_onnx, export_onnx
 from voxsv.features import sliding_cmn
+from voxsv.rulelog import rule_log
 
 smk = snakemake  # noqa: F821
-logging.basicConfig(filename=smk.log[0], level=logging.INFO, force=True)
-extractor = load_extractor(smk.input.model, device="cpu")
-cuts = CutSet.from_file(smk.input.features).subset(first=smk.params.num_utterances)
-inputs = [sliding_cmn(cut.load_features(), smk.params.cmn_window)[None] for cut in cuts]
-with atomic_path(smk.output[0]) as tmp:
-    export_onnx(extractor.model, tmp, extractor.num_mel_bins)
-    worst = check_onnx(extractor.model, tmp, inputs)
-    logging.info("max |onnx - torch| = %.3g over %d utterances", worst, len(inputs))
-    if not worst < smk.params.tolerance:
-        raise RuntimeError(
-            f"{smk.output[0]}: ONNX differs from PyTorch by {worst:.3g} "
-            f"(> {smk.params.tolerance:g}) on {smk.input.features}"
-        )
+with rule_log(smk):
+    extractor = load_extractor(smk.input.model, device="cpu")
+    cuts = CutSet.from_file(smk.input.features).subset(first=smk.params.num_utterances)
+    inputs = [sliding_cmn(cut.load_features(), smk.params.cmn_window)[None] for cut in cuts]
+    with atomic_path(smk.output[0]) as tmp:
+        export_onnx(extractor.model, tmp, extractor.num_mel_bins)
+        worst = check_onnx(extractor.model, tmp, inputs)
+        logging.info("max |onnx - torch| = %.3g over %d utterances", worst, len(inputs))
+        if not worst < smk.params.tolerance:
+            raise RuntimeError(
+                f"{smk.output[0]}: ONNX differs from PyTorch by {worst:.3g} "
+                f"(> {smk.params.tolerance:g}) on {smk.input.features}"
+            )

@@ -3,7 +3,9 @@
 from pathlib import Path
 
 from voxsv.results import ResultSource, write_summary
+from voxsv.rulelog import rule_log
 
 smk = snakemake  # noqa: F821
-sources = [ResultSource(**{**s, "path": Path(s["path"])}) for s in smk.params.sources]
-write_summary(sources, smk.output.tsv, smk.output.md)
+with rule_log(smk):
+    sources = [ResultSource(**{**s, "path": Path(s["path"])}) for s in smk.params.sources]
+    write_summary(sources, smk.output.tsv, smk.output.md)

@@ -40,6 +40,17 @@ class Utterance:
     path: str
 
 
+def generated_paths(root: str) -> dict[tuple[str, str], str]:
+    """The config entries (section, key) -> path that a corpus generated into `root` has."""
+    paths = {
+        ("paths", "voxceleb1"): f"{root}/{VOX1_WAV}",
+        ("paths", "voxceleb2_dev"): f"{root}/{VOX2_AAC}",
+        ("paths", "musan"): f"{root}/{MUSAN}",
+        ("paths", "rirs"): f"{root}/{RIRS}",
+    }
+    return paths | {("trials", name): f"{root}/{file}" for name, file in TRIAL_FILES.items()}
+
+
 def speaker_id(first: int, index: int) -> str:
     """The VoxCeleb-style id of the index-th speaker of a set (`id10001`, ...)."""
     return f"id{first + index:05d}"
