@@ -45,8 +45,8 @@ def write_skeleton(root: Path) -> Path:
 
 def plan(configfile: Path, target: str | None, workdir: Path) -> tuple[float, dict[str, int]]:
     """Seconds to dry-run `target` (default: the default target), and the job count per rule."""
-    cmd = [sys.executable, "-m", "snakemake", *([target] if target else []), "-n", "--quiet", "rules",
-           "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+    cmd = [sys.executable, "-m", "snakemake", *([target] if target else []), "-n", "--quiet",
+           "rules", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(configfile)]
     start = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True)

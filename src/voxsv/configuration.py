@@ -24,6 +24,13 @@ TYPES = {"integer": int, "number": (int, float), "boolean": bool, "null": type(N
          "string": str, "array": list, "object": dict}
 
 
+BOUNDS = {"minimum": "is below the minimum", "maximum": "is above the maximum",
+          "exclusiveMinimum": "must be above", "exclusiveMaximum": "must be below",
+          "minItems": "has fewer items than", "maxItems": "has more items than",
+          "minProperties": "has fewer keys than", "pattern": "does not match",
+          "uniqueItems": "has repeated items:", "const": "must be"}
+
+
 class ConfigError(ValueError):
     """A configuration problem; the message has one line per problem, each naming its key."""
 
@@ -217,7 +224,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"config {path}: {error.message.split(' is a ')[0]} is required"
     if kind == "propertyNames":
         return f"config {path}: key {_short(error.instance)} is not allowed"
-    return f"config {path}: {_short(error.instance)}: {kind} {_short(value)}"
+    if kind in BOUNDS:
+        return f"config {path}: {_short(error.instance)} {BOUNDS[kind]} {value}"
+    return f"config {path}: {_short(error.instance)} does not satisfy {kind} {_short(value)}"
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -243,7 +252,10 @@ def _child(schema: Mapping[str, Any], key: str, instance: Mapping[str, Any],
     branch whose condition the instance meets."""
     schema = _deref(schema, root)
     if key in schema.get("properties", {}):
-        return _deref(schema["properties"][key], root)
+        sub = _deref(schema["properties"][key], root)
+        if "x-merged-over" in sub:  # a partial section: typed like the section it overrides
+            return _deref({"$ref": sub["x-merged-over"]}, root)
+        return sub
     for branch in schema.get("allOf", ()):
         then = branch.get("then", {})
         if key in then.get("properties", {}) and jsonschema.Draft202012Validator(

@@ -78,26 +78,50 @@ def experiment_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> l
     train_schema = {**schema["properties"]["train"], "$defs": schema["$defs"]}
     validator = jsonschema.Draft202012Validator(train_schema)
     for alias, spec in config["models"].items():
-        where = f"models.{alias}"
-        merged = deep_merge(config["train"], spec.get("train", {}))
-        for error in validator.iter_errors(merged):
-            key = ".".join(map(str, error.absolute_path))
-            errors.append(f"config {where}.train.{key}: {error.message[:120]}")
-        unknown = set(spec.get("scoring", {})) - set(config["scoring"])
-        if unknown:
-            errors.append(f"config {where}.scoring: unknown key(s) {sorted(unknown)}")
-        errors += _trial_errors(config, alias, spec)
-        if spec["stages"][0] != "pretrain":
-            errors.append(f"config {where}.stages: must begin with pretrain, got {spec['stages']}")
-        if not errors:
-            for stage in spec["stages"]:
-                source = where if stage in spec.get("train", {}) else "train"
-                errors += stage_errors(merged[stage], f"{source}.{stage}")
+        errors += _alias_errors(config, validator, alias, spec)
     for alias in config["default_models"]:
         if alias not in config["models"]:
             errors.append(f"config default_models: {alias!r} is not an alias of models "
                           f"({', '.join(config['models'])})")
     return sorted(set(errors))
+
+
+def _alias_errors(config: Mapping[str, Any], validator: Any, alias: str,
+                  spec: Mapping[str, Any]) -> list[str]:
+    """Problems of one experiment: its merged train section, scoring keys, trials, stages."""
+    where = f"models.{alias}"
+    merged = deep_merge(config["train"], spec.get("train", {}))
+    train_errors = [
+        f"config {where}.train.{'.'.join(map(str, e.absolute_path))}: {e.message[:120]}"
+        for e in validator.iter_errors(merged)
+    ]
+    errors = [*train_errors, *_scoring_errors(config, alias, spec),
+              *_trial_errors(config, alias, spec)]
+    if spec["stages"][0] != "pretrain":
+        errors.append(f"config {where}.stages: must begin with pretrain, got {spec['stages']}")
+    if not train_errors:  # schedule and batch rules need a well-formed section
+        for stage in spec["stages"]:
+            source = f"{where}.train" if stage in spec.get("train", {}) else "train"
+            errors += stage_errors(merged[stage], f"{source}.{stage}")
+    return errors
+
+
+def _scoring_errors(config: Mapping[str, Any], alias: str, spec: Mapping[str, Any]) -> list[str]:
+    """Unknown scoring keys, and a top_k above the generated corpus's cohort (built models;
+    other aliases clamp it with a warning)."""
+    where = f"models.{alias}.scoring"
+    own = spec.get("scoring", {})
+    unknown = set(own) - set(config["scoring"])
+    if unknown:
+        return [f"config {where}: unknown key(s) {sorted(unknown)}"]
+    scoring = deep_merge(config["scoring"], own)
+    cohort = config["corpus"].get("vox2_speakers") if config["corpus"]["generate"] else None
+    built = alias in config["default_models"]
+    if built and cohort and "asnorm" in scoring["methods"] and scoring["top_k"] > cohort:
+        source = where if "top_k" in own else "scoring"
+        return [f"config {source}.top_k: {scoring['top_k']} is above the cohort size "
+                f"(corpus.vox2_speakers: {cohort})"]
+    return []
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
