@@ -11,6 +11,17 @@ from voxsv.experiments import TRAIN_STAGES, resolve, train_params
 from voxsv.results import experiment_sources
 
 
+def command_line_targets():
+    """The targets on snakemake's command line (not known to the workflow while it is parsed)."""
+    from snakemake.cli import get_argument_parser
+
+    try:
+        args, _ = get_argument_parser().parse_known_args(sys.argv[1:])
+    except SystemExit:  # not snakemake's command line (an API call): nothing to check
+        return []
+    return args.targets or []
+
+
 SCHEMA_PATH = Path(workflow.basedir) / "config" / "schema.yaml"
 SCHEMA = load_schema(SCHEMA_PATH)
 try:
@@ -26,13 +37,16 @@ BINS = sorted({exp.num_mel_bins for exp in EXPERIMENTS.values()})
 SCORINGS = sorted({m for exp in EXPERIMENTS.values() for m in exp.scoring["methods"]})
 
 
+_unknown = artifacts.unknown_targets(command_line_targets(), EXPERIMENTS)
+if _unknown:
+    sys.exit(
+        f"voxsv: {' '.join(_unknown)}: no configured experiment makes this table; valid "
+        f"targets: {artifacts.valid_targets(EXPERIMENTS)}"
+    )
+
+
 def experiment(alias):
-    """The experiment of an alias; an unknown alias is an error listing the valid targets."""
-    if alias not in EXPERIMENTS:
-        raise ValueError(
-            f"no experiment {alias!r} in config models; valid targets: "
-            + " ".join(artifacts.valid_targets(EXPERIMENTS))
-        )
+    """The experiment of an alias (wildcard constraints admit configured aliases only)."""
     return EXPERIMENTS[alias]
 
 
@@ -43,14 +57,6 @@ def default_targets():
     for alias in config["default_models"]:
         targets += artifacts.experiment_targets(EXPERIMENTS[alias])
     return targets + list(artifacts.SUMMARY)
-
-
-def unknown_target(wildcards):
-    """Input function of the catch-all result rule: a table no experiment makes stops the run."""
-    raise ValueError(
-        f"results/{wildcards.name}.tsv: no configured experiment makes this table; valid "
-        "targets: " + " ".join(artifacts.valid_targets(EXPERIMENTS))
-    )
 
 
 # ---- Data stage (rules/corpus.smk, rules/augment.smk, rules/features.smk) -----------------

@@ -110,23 +110,3 @@ rule summary:
         ENV
     script:
         "../workflow/scripts/summary.py"
-
-
-# A result table that no configured experiment makes: stop while planning, with one line that
-# lists the valid targets (instead of snakemake's MissingRuleException).
-rule unknown_result:
-    input:
-        unknown_target,
-    output:
-        "results/{name}.tsv",
-    wildcard_constraints:
-        name=r"[^/]+",
-    log:
-        "logs/results/unknown_{name}.log",
-    conda:
-        ENV
-    shell:
-        "exit 1"
-
-
-ruleorder: summary > result_table > unknown_result

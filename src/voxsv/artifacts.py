@@ -3,7 +3,8 @@ an experiment needs: the one place that spells these paths."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from voxsv.experiments import Experiment
@@ -83,6 +84,20 @@ def experiment_targets(exp: Experiment) -> list[str]:
     return result_tables(exp) + onnx + [DET.format(alias=exp.alias)]
 
 
-def valid_targets(experiments: Mapping[str, Experiment]) -> list[str]:
-    """Every result table the configuration can build (for the unknown-target message)."""
-    return [path for exp in experiments.values() for path in result_tables(exp)]
+def valid_targets(experiments: Mapping[str, Experiment]) -> str:
+    """Every result table the configuration can build, in brace notation on one line."""
+    def braces(names: Iterable[str]) -> str:
+        names = list(names)
+        return names[0] if len(names) == 1 else "{" + ",".join(names) + "}"
+
+    return ", ".join(
+        f"results/{exp.alias}_{braces(exp.stages)}_{braces(exp.scoring['methods'])}.tsv"
+        for exp in experiments.values()
+    )
+
+
+def unknown_targets(targets: Iterable[str], experiments: Mapping[str, Experiment]) -> list[str]:
+    """Requested result tables (results/*.tsv) that no configured experiment makes."""
+    known = {path for exp in experiments.values() for path in result_tables(exp)}
+    known.add(SUMMARY[0])
+    return [t for t in targets if re.fullmatch(r"results/[^/]+\.tsv", t) and t not in known]

@@ -53,8 +53,8 @@ def coerce(config: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | Non
     if isinstance(config, list):
         return [coerce(v, schema.get("items", {}), root) for v in config]
     if isinstance(config, str):
-        allowed = _types(schema)
-        if allowed and "string" not in allowed:
+        allowed = [t for t in _types(schema) if t != "string"]
+        if allowed:
             try:
                 value = yaml.safe_load(config)
             except yaml.YAMLError:
@@ -67,8 +67,7 @@ def coerce(config: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | Non
 def schema_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
     """One line per schema violation: `config <key path>: <what is wrong>`."""
     validator = jsonschema.Draft202012Validator(schema)
-    lines = {_describe(e) for e in _leaves(validator.iter_errors(config))}
-    return sorted(lines)
+    return sorted({describe(e) for e in _leaves(validator.iter_errors(config))})
 
 
 def load(config: Mapping[str, Any], schema_path: str | os.PathLike) -> dict[str, Any]:
@@ -120,15 +119,16 @@ def stage_errors(stage: Mapping[str, Any], where: str) -> list[str]:
     """Schedule order (warm-up <= margin ramp <= epochs) and the batch layout of one stage."""
     errors = []
     warmup, full, epochs = stage["warmup_epochs"], stage["margin_full_epoch"], stage["epochs"]
+    constant = stage["constant_until_epoch"]
     if warmup > epochs:
         errors.append(f"config {where}.warmup_epochs: {warmup} is above epochs ({epochs})")
-    if full and not warmup <= full <= epochs:
-        errors.append(f"config {where}.margin_full_epoch: {full} must lie between warmup_epochs "
-                      f"({warmup}) and epochs ({epochs})")
-    constant = stage["constant_until_epoch"]
-    if constant is not None and not warmup <= constant <= epochs:
-        errors.append(f"config {where}.constant_until_epoch: {constant} must lie between "
-                      f"warmup_epochs ({warmup}) and epochs ({epochs})")
+    else:
+        if full and not warmup <= full <= epochs:
+            errors.append(f"config {where}.margin_full_epoch: {full} must lie between "
+                          f"warmup_epochs ({warmup}) and epochs ({epochs})")
+        if constant is not None and not warmup <= constant <= epochs:
+            errors.append(f"config {where}.constant_until_epoch: {constant} must lie between "
+                          f"warmup_epochs ({warmup}) and epochs ({epochs})")
     per_step = stage["batch_per_gpu"] * processes(stage)
     if stage["global_batch"] % per_step:
         errors.append(
@@ -207,9 +207,9 @@ def _leaves(errors: Iterator[jsonschema.ValidationError]) -> Iterator[jsonschema
             yield error
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    """`config <path>: <message>` without the schema or a long instance dump."""
-    path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+def describe(error: jsonschema.ValidationError, prefix: str = "") -> str:
+    """`config <prefix><path>: <message>` without the schema or a long instance dump."""
+    path = prefix + ".".join(str(p) for p in error.absolute_path) or "(top level)"
     kind, value = error.validator, error.validator_value
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -225,7 +225,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if kind == "propertyNames":
         return f"config {path}: key {_short(error.instance)} is not allowed"
     if kind in BOUNDS:
-        return f"config {path}: {_short(error.instance)} {BOUNDS[kind]} {value}"
+        shown = repr(value) if isinstance(value, str) else value
+        return f"config {path}: {_short(error.instance)} {BOUNDS[kind]} {shown}"
     return f"config {path}: {_short(error.instance)} does not satisfy {kind} {_short(value)}"
 
 

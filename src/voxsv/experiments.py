@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from voxsv.configuration import processes, stage_errors, without_run_keys
+from voxsv.configuration import describe, processes, stage_errors, without_run_keys
 
 TRAIN_STAGES = ("pretrain", "lmft")
 TRAIN_SETS = {"vox2_dev": "vox2dev", "vox1_dev": "vox1dev"}  # training set -> feature corpus
@@ -91,10 +91,7 @@ def _alias_errors(config: Mapping[str, Any], validator: Any, alias: str,
     """Problems of one experiment: its merged train section, scoring keys, trials, stages."""
     where = f"models.{alias}"
     merged = deep_merge(config["train"], spec.get("train", {}))
-    train_errors = [
-        f"config {where}.train.{'.'.join(map(str, e.absolute_path))}: {e.message[:120]}"
-        for e in validator.iter_errors(merged)
-    ]
+    train_errors = [describe(e, f"{where}.train.") for e in validator.iter_errors(merged)]
     errors = [*train_errors, *_scoring_errors(config, alias, spec),
               *_trial_errors(config, alias, spec)]
     if spec["stages"][0] != "pretrain":
