@@ -173,7 +173,11 @@ def without_run_keys(section: Mapping[str, Any], schema: Mapping[str, Any],
         if sub.get("x-output") is False:
             continue
         value = section[key]
-        out[key] = without_run_keys(value, sub, root) if isinstance(value, dict) else value
+        if isinstance(value, dict):
+            value = without_run_keys(value, sub, root)
+            if not value and section[key]:
+                continue  # every key of it is run-only (e.g. resources)
+        out[key] = value
     return out
 
 
