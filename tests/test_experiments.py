@@ -136,3 +136,20 @@ def test_cohort_embedding_jobs_cover_every_shard(config: dict, experiments: dict
     assert shards == list(range(7))
     assert artifacts.embed_features(data, exp, "vox1", 2) == [
         "data/fbank/80/vox1/clean/shard2.jsonl.gz"]
+
+
+def test_checkpoints_of_other_settings_are_set_aside(tmp_path: Path) -> None:
+    from voxsv.train import fingerprint
+
+    ckpt = tmp_path / "checkpoints"
+    settings = {"train": {"seed": 1, "pretrain": {"margin": 0.2}}, "num_mel_bins": 80}
+    assert fingerprint.prepare(ckpt, settings) is None
+    (ckpt / "step000000030.pt").write_bytes(b"weights")
+    assert fingerprint.prepare(ckpt, copy.deepcopy(settings)) is None  # same settings: resume
+    assert (ckpt / "step000000030.pt").exists()
+    changed = deep_merge(settings, {"train": {"pretrain": {"margin": 0.3}}})
+    message = fingerprint.prepare(ckpt, changed)
+    assert "(train.pretrain.margin)" in message and "starts afresh" in message
+    assert [p.name for p in ckpt.iterdir()] == ["settings.json"]
+    (aside,) = tmp_path.glob("checkpoints.stale-*")
+    assert (aside / "step000000030.pt").read_bytes() == b"weights"  # kept, not deleted

@@ -8,6 +8,7 @@ import sys
 
 from voxsv.configuration import processes_per_node
 from voxsv.experiments import resolve, run_settings
+from voxsv.train import fingerprint
 from voxsv.train.launch import launch
 
 smk = snakemake  # noqa: F821
@@ -23,5 +24,7 @@ settings = run_settings(
     smk.input.init[0] if smk.input.init else None,
     os.path.dirname(smk.output[0]), smk.output[0],
 )
-settings["fingerprint"] = smk.params.settings
+moved = fingerprint.prepare(os.path.join(settings["run_dir"], "checkpoints"), smk.params.settings)
+if moved:
+    print(moved, flush=True)
 sys.exit(launch(stage.get("nodes", 1), nproc, json.dumps(settings)))
