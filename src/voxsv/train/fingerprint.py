@@ -43,8 +43,8 @@ def prepare(directory: str | os.PathLike, settings: Mapping[str, Any]) -> str | 
         if changed:
             aside = directory.with_name(f"{directory.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
             directory.rename(aside)
-            message = (f"{directory}: checkpoints written with other settings ({', '.join(changed)})"
-                       f" moved to {aside}; this stage starts afresh")
+            message = (f"{directory}: checkpoints written with other settings "
+                       f"({', '.join(changed)}) moved to {aside}; this stage starts afresh")
     directory.mkdir(parents=True, exist_ok=True)
     write_text(record, json.dumps(settings, sort_keys=True, indent=1) + "\n")
     return message
