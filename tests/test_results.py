@@ -20,17 +20,21 @@ from voxsv.results import (
 )
 
 
-def test_reference_row_matches_configuration():
-    row = reference_row("res2net200_w24_s4_c32_att", "lmft", "asnorm", 80)
+def test_reference_row_matches_table_data_bins_model_stage_scoring():
+    row = reference_row(("vox2_dev_aug", "80", "res2net200_w24_s4_c32_att", "lmft", "asnorm"))
     assert (row["table"], row["O_eer_pct"], row["voxsrc22dev_mindcf_p005"]) == (
         "4",
         "0.3668",
         "0.0974",
     )
-    assert reference_row("res2net50_w24_s4_c64", "pretrain", "cosine", 80)["table"] == "4"
-    assert reference_row("res2net50_w24_s4_c64", "pretrain", "cosine", 40)["O_eer_pct"] == "1.0580"
-    assert reference_row("dpn68", "lmft", "asnorm", 80) is None  # only published with 40 bins
-    assert reference_row("tdnn", "pretrain", "cosine", 40) is None
+    c64 = ("vox2_dev_aug", "80", "res2net50_w24_s4_c64", "pretrain", "cosine")
+    assert reference_row(c64)["table"] == "4"
+    assert reference_row(("vox2_dev_aug", "40", *c64[2:]))["O_eer_pct"] == "1.0580"
+    assert reference_row(("vox2_dev_aug", "80", "dpn68", "lmft", "asnorm")) is None  # 40 bins only
+    dpn = ("40", "dpn68_voxsrc2020", "pretrain", "cosine")
+    assert reference_row(("vox1_dev_aug", *dpn))["table"] == "1"
+    assert reference_row(("vox2_dev_aug", *dpn))["table"] == "2"
+    assert reference_row(("vox1_dev_aug", "40", "tdnn", "pretrain", "cosine")) is None
 
 
 def write_trials_and_scores(tmp_path, name, seed):
@@ -69,8 +73,9 @@ def test_tables_and_summary(tmp_path):
     small = tmp_path / "results" / "tiny_pretrain_cosine.tsv"
     write_result_table(small, {"O": Metrics(12.5, 0.3, 0.75, 0.5, 0.01, 8)})
     sources = [
-        ResultSource(table, "res2net200", "res2net200_w24_s4_c32_att", "lmft", "asnorm", 80),
-        ResultSource(small, "tiny", "tdnn", "pretrain", "cosine", 80),
+        ResultSource(table, "res2net200", "res2net200_w24_s4_c32_att", "vox2_dev_aug", "lmft",
+                     "asnorm", 80),
+        ResultSource(small, "tiny", "tdnn", "vox2_dev_aug", "pretrain", "cosine", 80),
     ]
     write_summary(sources, tmp_path / "summary.tsv", tmp_path / "summary.md")
     with open(tmp_path / "summary.tsv", newline="") as f:
@@ -80,10 +85,18 @@ def test_tables_and_summary(tmp_path):
     assert summary[0]["VoxSRC22-dev_min_dcf_published"] == "0.0974"
     assert summary[0]["O_eer_pct"] == rows["O"]["eer_pct"]
     assert summary[0]["E_eer_pct"] == ""
+    diff = float(rows["O"]["eer_pct"]) - 0.3668
+    assert summary[0]["O_eer_pct_diff"] == f"{diff:+.4f}"
     assert summary[1]["published_table"] == "" and summary[1]["O_min_dcf"] == "0.7500"
+    unproduced = [r for r in summary if not r["alias"]]
+    assert len(unproduced) == len(summary) - 2 == 37  # every published row but res2net200's
+    assert {r["published_table"] for r in unproduced} == {"1", "2", "3", "4"}
     md = (tmp_path / "summary.md").read_text()
-    assert f"| {rows['O']['eer_pct']} / {rows['O']['min_dcf']} (0.3668 / 0.0388) |" in md
-    assert "| tiny | tdnn | pretrain | cosine | 80 | 12.5000 / 0.7500 | - |" in md
+    assert (f"| {rows['O']['eer_pct']} / {rows['O']['min_dcf']} (0.3668 / 0.0388; {diff:+.4f}) |"
+            in md)
+    assert "| tiny | - | tdnn | vox2_dev_aug | 80 | pretrain | cosine | 12.5000 / 0.7500 |" in md
+    assert "Published rows this configuration does not produce: 37" in md
+    assert "- table 1: tdnn_voxsrc2020 (vox1_dev_aug, 40 bins) pretrain cosine" in md
 
 
 def test_bad_result_table_header(tmp_path):
