@@ -86,6 +86,7 @@ def load(config: Mapping[str, Any], schema_path: str | os.PathLike) -> dict[str,
     if errors:
         raise ConfigError(_report(errors))
     validate(config, schema=str(schema_path), set_default=True)
+    config["trials"] = {name: path for name, path in config["trials"].items() if path}
     resolve_auto(config)
     errors = cross_field_errors(config) + experiment_errors(config, schema) + missing_paths(config)
     if errors:
