@@ -27,8 +27,9 @@ def write_tiny_corpus(root: Path, trial_lines: list[str]) -> dict:
     (root / "O.txt").write_text("".join(line + "\n" for line in trial_lines))
     return {
         "corpus": {"generate": False},
-        "paths": {"voxceleb1": str(root / "voxceleb1/wav"), "voxceleb2_dev": str(root / "voxceleb2"),
-                  "musan": str(root / "musan"), "rirs": str(root / "RIRS_NOISES")},
+        "paths": {"voxceleb1": str(root / "voxceleb1/wav"),
+                  "voxceleb2_dev": str(root / "voxceleb2"), "musan": str(root / "musan"),
+                  "rirs": str(root / "RIRS_NOISES")},
         "trials": {"O": str(root / "O.txt"), "E": None, "H": None},
     }
 
