@@ -79,7 +79,7 @@ rule manifest_musan:
         "../workflow/scripts/manifests.py"
 
 
-rule manifest_rirs:
+use rule manifest_musan as manifest_rirs with:
     input:
         root=config["paths"]["rirs"],
     output:
@@ -91,14 +91,6 @@ rule manifest_rirs:
         on_bad_audio=config["data"]["on_bad_audio"],
     log:
         "logs/manifests/rirs_{room}.log",
-    threads: config["data"]["probe_workers"]
-    resources:
-        mem_mb=config["data"]["mem_mb"],
-        runtime=config["data"]["runtime"],
-    conda:
-        ENV
-    script:
-        "../workflow/scripts/manifests.py"
 
 
 rule check_trials:
