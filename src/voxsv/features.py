@@ -103,15 +103,11 @@ def _mel_banks(num_mel_bins: int) -> torch.Tensor:
     return torch.nn.functional.pad(banks, (0, 1)).T.contiguous()  # torchaudio drops Nyquist
 
 
-def _windows(start: int, end: int, num_frames: int, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Kaldi's centred CMN window [lo_t, hi_t) for every frame t in [start, end)."""
-    t = np.arange(start, end, dtype=np.int64)
-    lo = t - window // 2
-    hi = lo + window
-    shift_right = np.maximum(-lo, 0)  # a window starting before 0 is shifted right
-    lo, hi = lo + shift_right, hi + shift_right
-    shift_left = np.maximum(hi - num_frames, 0)  # one ending past the end is shifted back
-    return np.maximum(lo - shift_left, 0), hi - shift_left
+def _window(t, num_frames: int, window: int):
+    """Kaldi's centred CMN window [lo, hi) of frame(s) t: [t - window // 2, + window), shifted
+    right at the start and left at the end to stay inside the utterance (all of it if shorter)."""
+    lo = np.clip(t - window // 2, 0, max(num_frames - window, 0))
+    return lo, np.minimum(lo + window, num_frames)
 
 
 def cmn_context(start: int, end: int, num_frames: int, window: int) -> tuple[int, int]:
@@ -119,8 +115,10 @@ def cmn_context(start: int, end: int, num_frames: int, window: int) -> tuple[int
     _check_range(start, end, num_frames, window)
     if window == 0 or start == end:
         return start, end
-    lo, hi = _windows(start, end, num_frames, window)
-    return int(min(lo[0], start)), int(max(hi[-1], end))
+    last_lo = max(num_frames - window, 0)  # _window on two scalars, without numpy's overhead
+    first = min(max(start - window // 2, 0), last_lo)
+    last = min(min(max(end - 1 - window // 2, 0), last_lo) + window, num_frames)
+    return min(first, start), max(last, end)
 
 
 def sliding_cmn_segment(
@@ -136,26 +134,33 @@ def sliding_cmn_segment(
     rows = np.asarray(context[start - lo : end - lo], dtype=np.float64)
     if window == 0 or start == end:
         return rows.astype(np.float32)
-    w_lo, w_hi = _windows(start, end, num_frames, window)
+    w_lo, w_hi = _window(np.arange(start, end), num_frames, window)
     sums = _window_sums(context[need_lo - lo : need_hi - lo], w_lo - need_lo, w_hi - need_lo)
     # Kaldi subtracts sum * (1 / n) in double precision; so do we.
     return (rows - sums * (1.0 / (w_hi - w_lo))[:, None]).astype(np.float32)
 
 
 def _window_sums(feats: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sums of feats[lo_i:hi_i] for every i, by a cumulative sum in fixed point.
+    """Sums of feats[lo_i:hi_i] for the windows of consecutive frames, in exact fixed point.
 
     Features are rounded to multiples of 2**-32 (far below float32 resolution) and summed as
-    int64, which is exact: a window's sum then does not depend on where the cumulative sum
-    started, so a crop's CMN equals the whole utterance's rows bit for bit.
+    int64, which is exact: a window's sum then does not depend on where the summing started,
+    so a crop's CMN equals the whole utterance's rows bit for bit. Consecutive windows differ
+    by at most one frame at each end (lo and hi step by 0 or 1), so the sums are the first
+    window's plus a running sum of frames entering minus frames leaving: a cumulative sum over
+    the rows asked for, not over the whole context.
     """
     peak = float(np.max(np.abs(feats), initial=0.0))
     if not np.isfinite(peak) or peak * len(feats) >= 2.0**62 / _FIXED_SCALE:
         raise ValueError(f"features are not finite or too large for CMN (peak {peak})")
-    fixed = np.round(np.asarray(feats, dtype=np.float64) * _FIXED_SCALE).astype(np.int64)
-    csum = np.zeros((len(fixed) + 1, fixed.shape[1]), dtype=np.int64)
-    np.cumsum(fixed, axis=0, out=csum[1:])
-    return (csum[hi] - csum[lo]) / _FIXED_SCALE
+    fixed = np.multiply(feats, _FIXED_SCALE, dtype=np.float64)
+    fixed = np.rint(fixed, out=fixed).astype(np.int64)
+    steps = np.empty((len(lo), fixed.shape[1]), dtype=np.int64)
+    steps[0] = fixed[lo[0] : hi[0]].sum(0)
+    entering = np.where((hi[1:] > hi[:-1])[:, None], fixed[hi[1:] - 1], 0)
+    leaving = np.where((lo[1:] > lo[:-1])[:, None], fixed[lo[:-1]], 0)
+    np.subtract(entering, leaving, out=steps[1:])
+    return np.cumsum(steps, axis=0, out=steps) / _FIXED_SCALE
 
 
 def sliding_cmn(feats: np.ndarray, window: int = 300) -> np.ndarray:
