@@ -24,12 +24,13 @@ FRAME_LENGTH, FRAME_SHIFT, FFT_SIZE = 400, 160, 512  # 25 ms, 10 ms, padded to a
 PREEMPHASIS = 0.97
 LOW_FREQ = 20.0
 _LOG_FLOOR = float(np.finfo(np.float32).eps)  # Kaldi's floor on mel energies before the log
-# A mel energy below this fraction of its frame's total is redone with a float64 FFT: float32
-# rounding in the FFT adds noise ~1e-7 of the frame's amplitude to every bin, which in a bin
-# 70 dB under the frame is ~1e-4 in log energy (and ~1e-2 at 100 dB). Only synthetic audio
-# goes there (tones or clean pulses with digital silence between the harmonics, or nothing but
-# 16-bit rounding in a band); recorded speech has a noise floor far above it.
-_FLOAT32_SAFE = math.exp(-18.0)
+# A mel energy below this fraction (~87 dB) of its frame's total is redone in float64: float32
+# rounding (of the processed samples and in the FFT) adds noise ~1e-7 of the frame's amplitude
+# to every bin, which costs up to ~1e-3 in log energy at this level (Kaldi's own float32 is
+# ~5e-3 off there) and ~1e-2 at 100 dB. Only synthetic audio goes there (harmonics with nothing
+# but 16-bit rounding between them, tones, digital silence beside a loud sound); recorded
+# speech has a noise floor far above it.
+_FLOAT32_SAFE = math.exp(-20.0)
 _POVEY = torch.hann_window(FRAME_LENGTH, periodic=False, dtype=torch.float64).pow(0.85)
 _POVEY_WINDOW = {torch.float64: _POVEY, torch.float32: _POVEY.float()}  # Kaldi's "povey" window
 _FIXED_SCALE = 2.0**32  # fixed-point scale for exact CMN window sums
@@ -43,12 +44,12 @@ def fbank(
 ) -> np.ndarray:
     """Log mel filterbank (frames x bins, float32) of 16 kHz samples in [-1, 1], as Kaldi.
 
-    Kaldi's float definition, written out rather than taken from torchaudio or lhotse: theirs
-    set up the window and filters on every call (a quarter of the time) and compute in one
-    precision, where float32 misses Kaldi by up to 1e-2 in weak bins and float64 everywhere
+    Kaldi's definition, written out rather than taken from torchaudio or lhotse: theirs set up
+    the window and filters on every call (a quarter of the time) and compute in one precision,
+    where float32 misses Kaldi's definition by up to 1e-2 in weak bins and float64 everywhere
     costs 3x. Here everything runs in float32 and only frames with a weak bin (see
-    _FLOAT32_SAFE) repeat their FFT in float64. Dither is Kaldi's: Gaussian noise of standard
-    deviation `dither` added to every frame's samples after framing, drawn as one
+    _FLOAT32_SAFE) are redone from the samples in float64. Dither is Kaldi's: Gaussian noise
+    of standard deviation `dither` added to every frame's samples after framing, drawn as one
     torch.randn((frames, 400)) from `generator` (the global RNG if None).
     """
     samples = np.asarray(samples)
@@ -67,7 +68,7 @@ def fbank(
     energies = _power(torch.fft.rfft(_windowed(frames))) @ banks
     weak = (energies.amin(1) < _FLOAT32_SAFE * energies.sum(1)).nonzero()[:, 0]
     if len(weak):  # redo from the samples: float32 rounding of the processed frames matters too
-        exact = waveform.double().unfold(0, FRAME_LENGTH, FRAME_SHIFT)[weak]
+        exact = waveform.unfold(0, FRAME_LENGTH, FRAME_SHIFT)[weak].double()
         if noise is not None:
             exact += noise[weak]
         energies[weak] = _power(torch.fft.rfft(_windowed(exact))).float() @ banks
