@@ -104,8 +104,8 @@ def _mel_banks(num_mel_bins: int) -> torch.Tensor:
     return torch.nn.functional.pad(banks, (0, 1)).T.contiguous()  # torchaudio drops Nyquist
 
 
-def _window(t, num_frames: int, window: int):
-    """Kaldi's centred CMN window [lo, hi) of frame(s) t: [t - window // 2, + window), shifted
+def _window(t: np.ndarray, num_frames: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kaldi's centred CMN windows [lo, hi) of frames t: [t - window // 2, + window), shifted
     right at the start and left at the end to stay inside the utterance (all of it if shorter)."""
     lo = np.clip(t - window // 2, 0, max(num_frames - window, 0))
     return lo, np.minimum(lo + window, num_frames)
