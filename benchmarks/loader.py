@@ -6,9 +6,11 @@ reports crops/s and CPU-seconds per crop. Target: >= 2,000 crops/s per loader pr
 200-frame crops (the seed's RTX 4090 consumed about 670 segments/s; a training rank runs
 `train.num_workers` such processes). Without `--manifests`, writes a synthetic archive with
 VoxCeleb2-like lengths (4-20 s, mean ~8 s) to a temporary directory.
-Where the time goes (2-core CI machine): lilcom decoding ~0.6 us per frame, and a crop with its
-300-frame CMN context usually spans two of lhotse's 500-frame chunks (~1,000 frames decoded),
-then the exact sliding CMN of voxsv.features (~0.2 ms), then batching.
+Also prints where a crop's time goes (cProfile over a few thousand crops): lilcom decoding,
+which bounds the rate: a crop with its 300-frame CMN context (500 frames) spans two of lhotse's
+fixed 500-frame chunks unless the utterance is shorter (so ~1,000 frames decoded), and lilcom
+cannot decode part of a chunk; then the exact sliding CMN of voxsv.features, then the rest.
+Prints the load average before and after (the machine may be shared).
 
     OMP_NUM_THREADS=1 python benchmarks/loader.py [--manifests data/fbank/vox2dev/*/shard*.jsonl.gz]
 """
@@ -16,7 +18,10 @@ then the exact sliding CMN of voxsv.features (~0.2 ms), then batching.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import os
+import pstats
 import sys
 import tempfile
 import time
@@ -73,6 +78,30 @@ def crops_per_second(manifests: list[Path], crop: int, batch: int, seconds: floa
             "crops_per_s": round(crops / wall, 1), "cpu_ms_per_crop": round(1e3 * cpu / crops, 3)}
 
 
+def where_time_goes(manifests: list[Path], crops: int = 3000) -> dict:
+    """Share of crop time in lilcom decoding and in sliding CMN (cProfile), and chunks/crop."""
+    utts = load_utterances(manifests)
+    dataset = CropDataset(utts, 200, cmn_window=300, seed=0)
+    order = SampleOrder(len(utts), 0, 0.1)
+    items = [(order.utterance(p), p) for p in range(crops)]
+    profile = cProfile.Profile()
+    profile.enable()
+    for utt, position in items:
+        dataset.crop(utt, position)
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    total = sum(tottime for _, _, tottime, _, _ in stats.values())
+    decode = [v for k, v in stats.items() if "decompress_float" in k[2]]
+    cmn = [v for k, v in stats.items() if k[2] == "sliding_cmn_segment"]
+    return {
+        "profiled_crops": crops,
+        "chunks_decoded_per_crop": round(decode[0][1] / crops, 2) if decode else 0,
+        "lilcom_decode_share": round(decode[0][2] / total, 3) if decode else 0,
+        "sliding_cmn_share": round(cmn[0][3] / total, 3) if cmn else 0,
+        "profiled_ms_per_crop": round(1e3 * total / crops, 3),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifests", nargs="*", type=Path, help="training CutSet manifests")
@@ -80,12 +109,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per case")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    print(json.dumps({"load_average": os.getloadavg(), "cpus": os.cpu_count()}))
     with tempfile.TemporaryDirectory() as tmp:
         manifests = args.manifests or [synthetic_archive(Path(tmp), args.utterances)]
         results = [crops_per_second(manifests, crop, batch, args.seconds)
                    for crop, batch in ((200, 32), (600, 16))]
+        breakdown = where_time_goes(manifests)
     for r in results:
         print(json.dumps(r))
+    print(json.dumps({"200_frame_crop_profile": breakdown}))
+    print(json.dumps({"load_average_after": os.getloadavg()}))
     ok = results[0]["crops_per_s"] >= TARGET_200
     print(f"200-frame crops: {results[0]['crops_per_s']:.0f}/s per loader process "
           f"(target >= {TARGET_200:.0f}): {'PASS' if ok else 'FAIL'}")

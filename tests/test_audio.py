@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -140,6 +141,54 @@ def test_m4a_decoded_by_ffmpeg(tmp_path: Path, ffmpeg: str) -> None:
         assert len(x) <= len(y) < len(x) + 1024
         assert np.corrcoef(x, y[: len(x)])[0, 1] > 0.97
         assert probe_duration(m4a) == pytest.approx(1.0, abs=0.07)
+
+
+def ffprobe_duration(path: Path) -> float:
+    """Reference: the container duration as ffprobe prints it."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
+                          "default=noprint_wrappers=1:nokey=1", str(path)],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
+def mp4_box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def test_m4a_duration_is_read_from_the_header_as_ffprobe(
+    tmp_path: Path, ffmpeg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """probe_duration of an .m4a reads the mvhd box (no process) and equals ffprobe's value:
+    moov after or before the audio, odd lengths, resampled stereo, a 64-bit (version 1) mvhd
+    with a timescale that does not divide a microsecond, and a 64-bit box size."""
+    files = []
+    for samples in (400, 12345, 16001, 200003):
+        write_wav(tmp_path / "a.wav", tone(samples / SR + 0.01)[:samples])
+        for name, extra in [("plain", ()), ("faststart", ("-movflags", "+faststart")),
+                            ("stereo44k", ("-ac", "2", "-ar", "44100"))]:
+            files.append(to_m4a(ffmpeg, tmp_path / "a.wav", tmp_path / f"{samples}{name}.m4a",
+                                *extra))
+    mvhd = bytes([1, 0, 0, 0]) + struct.pack(">QQIQ", 0, 0, 44100, 3 * 44100 + 1) + bytes(80)
+    ftyp = mp4_box(b"ftyp", b"M4A \0\0\0\0M4A isom")
+    (tmp_path / "v1.m4a").write_bytes(ftyp + mp4_box(b"moov", mp4_box(b"mvhd", mvhd)))
+    free64 = struct.pack(">I4sQ", 1, b"free", 16 + 5) + b"12345"
+    (tmp_path / "large.m4a").write_bytes(ftyp + free64 + mp4_box(b"moov", mp4_box(b"mvhd", mvhd)))
+    files += [tmp_path / "v1.m4a", tmp_path / "large.m4a"]
+    expected = [ffprobe_duration(f) for f in files]
+    assert expected[-1] == 3.000023
+    monkeypatch.setattr(audio.subprocess, "run", lambda *a, **k: pytest.fail("ran a process"))
+    assert [probe_duration(f) for f in files] == expected
+
+
+def test_m4a_without_an_mp4_header_is_probed_by_ffprobe(tmp_path: Path, ffmpeg: str) -> None:
+    """An .m4a that is a raw AAC (ADTS) stream has no mvhd: ffprobe gives its duration."""
+    write_wav(tmp_path / "a.wav", tone(1.0))
+    adts = to_m4a(ffmpeg, tmp_path / "a.wav", tmp_path / "adts.m4a", "-f", "adts")
+    assert audio.mp4_duration(adts) is None
+    assert probe_duration(adts) == ffprobe_duration(adts) > 0.9
+    (tmp_path / "junk.m4a").write_bytes(b"not an mp4 container")
+    with pytest.raises(AudioError, match="junk.m4a: ffprobe found no duration"):
+        probe_duration(tmp_path / "junk.m4a")
 
 
 @pytest.mark.parametrize("kind", ["junk", "truncated", "truncated_faststart", "missing"])

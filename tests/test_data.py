@@ -58,6 +58,42 @@ def test_crops_equal_whole_utterance_cmn_rows(archive) -> None:
     assert short > 0
 
 
+def kaldi_sliding_cmn(feats: np.ndarray, window: int) -> np.ndarray:
+    """apply-cmvn-sliding --norm-vars=false --center=true, frame by frame in float64 (SPEC)."""
+    n, out = len(feats), np.empty(feats.shape)
+    for t in range(n):
+        lo = max(t - window // 2, 0)
+        hi = min(lo + window, n)
+        lo = max(hi - window, 0)
+        out[t] = feats[t] - feats[lo:hi].astype(np.float64).sum(0) / (hi - lo)
+    return out
+
+
+def test_crops_equal_lhotse_features_with_kaldi_cmn(tmp_path: Path) -> None:
+    """Every crop (long utterances over several 500-frame chunks, and short padded ones) equals
+    the same rows of Kaldi's sliding CMN over the whole utterance as lhotse loads it."""
+    path, _ = make_archive(tmp_path / "mix.jsonl.gz", speakers=2, per_speaker=4,
+                           frames=(150, 1700))
+    utts = load_utterances([path])
+    ds = CropDataset(utts, crop_frames=200, cmn_window=300, seed=11)
+    checked = 0
+    for utt, cut in enumerate(CutSet.from_file(path)):
+        cmn = kaldi_sliding_cmn(cut.load_features(), 300)
+        n = len(cmn)
+        for position in range(utt, 400, len(utts)):
+            crop = ds.crop(utt, position)
+            if n >= 200:
+                start = sample_hash(11, position) % (n - 200 + 1)
+                expected = cmn[start : start + 200]
+            else:
+                place = sample_hash(11, position, salt=1) % (200 - n + 1)
+                expected = np.zeros((200, cmn.shape[1]))
+                expected[place : place + n] = cmn
+            np.testing.assert_allclose(crop, expected, rtol=0, atol=2e-6)
+            checked += 1
+    assert checked == 400
+
+
 def test_read_frames_equals_lhotse_reader_across_chunks(tmp_path: Path) -> None:
     """Any frame range, within and across lilcom chunks, reads as lhotse's reader does."""
     path, _ = make_archive(tmp_path / "long.jsonl.gz", speakers=1, per_speaker=2,

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from lhotse import CutSet
+from test_features import kaldi_reference
 from test_manifests import SR, make_voxceleb, tone
 
 from voxsv import augment, featurize, manifests
-from voxsv.audio import AudioError, decode_ffmpeg_many, write_wav
+from voxsv.audio import AudioError, decode_ffmpeg_many, read_audio, write_wav
 from voxsv.features import fbank
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,6 +80,32 @@ def test_features_match_fbank_and_dither_is_seeded(tmp_path):
     key = "id00012/21Uxsk56VDQ/00003"
     assert np.array_equal(a[key].load_features(), b[key].load_features())
     assert not np.array_equal(a[key].load_features(), c[key].load_features())
+
+
+def test_stored_features_are_kaldis_with_the_cut_seeded_dither(tmp_path):
+    """The data stage stores Kaldi's FBANK (float64 definition) of the augmented audio, with
+    dither drawn as torch.randn((frames, 400)) from the cut's seed, to lilcom's precision."""
+    data = make_data(tmp_path)
+    recs = list(augment.recordings_of(featurize.shard_items(data["recordings"], 0, 1)))
+    plans = tmp_path / "plans.jsonl.gz"
+    augment.write_plans("noise", recs, augment.source_sets({"noise": data["noise"]}), plans, 3)
+    plan_of = {p["id"]: p for p in augment.read_plans(plans)}
+    silent = np.concatenate([np.zeros(SR // 2, np.float32), tone(1.0)])  # dither shows here
+    write_wav(recs[0].sources[0].source, silent)
+    for copy, dither in (("clean", 0.0), ("noise", 0.0), ("noise", 1.0)):
+        out = tmp_path / f"{copy}{dither}"
+        cuts = read_cuts(run_shard(data, out, 0, 1, copy, None if copy == "clean" else plans,
+                                   dither=dither)[0])
+        for rec in recs:
+            samples = read_audio(rec.sources[0].source)
+            cut_id = rec.id
+            if copy != "clean":
+                samples, cut_id = augment.apply_plan(samples, plan_of[rec.id]), f"{rec.id}_noise"
+            frames = 1 + (len(samples) - 400) // 160
+            gen = torch.Generator().manual_seed(featurize.utterance_seed(1, cut_id))
+            noise = dither * torch.randn((frames, 400), generator=gen).numpy().astype(np.float64)
+            expected = kaldi_reference(samples, 80, noise)
+            assert np.abs(cuts[cut_id].load_features() - expected).max() < 0.02  # lilcom
 
 
 def test_random_200_frame_crops(tmp_path):

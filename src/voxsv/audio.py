@@ -59,7 +59,10 @@ def probe_duration(path: str | os.PathLike) -> float:
     """Return the duration in seconds, from the header where the format has one."""
     path = Path(path)
     if path.suffix.lower() in FFMPEG_EXTENSIONS:
-        return _probe_ffmpeg(path)
+        if not path.is_file():
+            raise AudioError(f"{path}: no such file")
+        duration = mp4_duration(path)
+        return _probe_ffmpeg(path) if duration is None else duration
     info = _checked_info(path)
     return info.frames / info.samplerate
 
@@ -185,6 +188,60 @@ def decode_ffmpeg_many(paths: list[str]) -> dict[str, np.ndarray]:
 def _pcm16(raw: bytes) -> np.ndarray:
     """Little-endian 16-bit PCM bytes as float32 samples in [-1, 1)."""
     return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def mp4_duration(path: str | os.PathLike) -> float | None:
+    """The duration that ffprobe reports for an MP4/M4A file, read from its `mvhd` box; None if
+    the file has no usable one (not MP4, fragmented, damaged), for the caller to ask ffprobe.
+
+    A hand parser (a few struct reads; no MP4 library is a dependency): one ffprobe process per
+    file cost ~60 ms of CPU, an hour for VoxCeleb2's 1.1 M files. ffprobe's format duration of
+    such a file is mvhd's duration / timescale rounded to microseconds, as returned here.
+    """
+    try:
+        with open(path, "rb") as f:
+            end, position, moov = os.fstat(f.fileno()).st_size, 0, None
+            while moov is None:  # top-level boxes: seek over the others (mdat is the audio)
+                f.seek(position)
+                box = _box(f.read(16), position, end)
+                if box is None:
+                    return None
+                name, body, position = box
+                if name == b"moov":
+                    f.seek(body)
+                    moov = f.read(position - body)
+    except OSError:
+        return None
+    offset = 0
+    while (box := _box(moov[offset : offset + 16], offset, len(moov))) is not None:
+        name, body, offset = box
+        if name == b"mvhd" and offset - body >= 32:
+            if moov[body] == 1:  # version 1: 64-bit times
+                timescale, duration = struct.unpack(">IQ", moov[body + 20 : body + 32])
+            else:
+                timescale, duration = struct.unpack(">II", moov[body + 12 : body + 20])
+            if timescale == 0 or duration == 0 or duration in (2**32 - 1, 2**64 - 1):
+                return None  # unknown duration (fragmented or live recordings)
+            return (2 * duration * 1_000_000 + timescale) // (2 * timescale) / 1e6
+    return None
+
+
+def _box(header: bytes, position: int, end: int) -> tuple[bytes, int, int] | None:
+    """(type, body start, box end) of the ISO-BMFF box whose header bytes start at `position`
+    of a container ending at `end`; None past the end or for a size that cannot be right."""
+    if len(header) < 8:
+        return None
+    size, name = struct.unpack(">I4s", header[:8])
+    body = position + 8
+    if size == 1:  # 64-bit size after the type
+        if len(header) < 16:
+            return None
+        size, body = struct.unpack(">Q", header[8:16])[0], position + 16
+    elif size == 0:  # runs to the end of its container
+        size = end - position
+    if size < body - position or position + size > end:
+        return None
+    return name, body, position + size
 
 
 def _probe_ffmpeg(path: Path) -> float:

@@ -8,19 +8,31 @@ crop plus its context, so a training loader never has to read a whole utterance.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+import functools
+import math
 
 import numpy as np
 import torch
 
 # torchaudio.compliance.kaldi is deprecated upstream (torchaudio's move to maintenance mode);
-# the pinned 2.11 still ships it and it matches Kaldi to float rounding, which
-# tests/test_features.py checks against kaldi-native-fbank, the drop-in should it go.
-from torchaudio.compliance import kaldi
+# the pinned 2.11 still ships it, and only its mel filter bank is used here.
+from torchaudio.compliance.kaldi import get_mel_banks
 
 SAMPLE_RATE = 16000
 INT16_SCALE = 32768.0  # Kaldi reads 16-bit PCM samples as their integer values
+FRAME_LENGTH, FRAME_SHIFT, FFT_SIZE = 400, 160, 512  # 25 ms, 10 ms, padded to a power of two
+PREEMPHASIS = 0.97
+LOW_FREQ = 20.0
+_LOG_FLOOR = float(np.finfo(np.float32).eps)  # Kaldi's floor on mel energies before the log
+# A mel energy below this fraction (~87 dB) of its frame's total is redone in float64: float32
+# rounding (of the processed samples and in the FFT) adds noise ~1e-7 of the frame's amplitude
+# to every bin, which costs up to ~1e-3 in log energy at this level (Kaldi's own float32 is
+# ~5e-3 off there) and ~1e-2 at 100 dB. Only synthetic audio goes there (harmonics with nothing
+# but 16-bit rounding between them, tones, digital silence beside a loud sound); recorded
+# speech has a noise floor far above it.
+_FLOAT32_SAFE = math.exp(-20.0)
+_POVEY = torch.hann_window(FRAME_LENGTH, periodic=False, dtype=torch.float64).pow(0.85)
+_POVEY_WINDOW = {torch.float64: _POVEY, torch.float32: _POVEY.float()}  # Kaldi's "povey" window
 _FIXED_SCALE = 2.0**32  # fixed-point scale for exact CMN window sums
 
 
@@ -30,63 +42,73 @@ def fbank(
     dither: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> np.ndarray:
-    """Log mel filterbank (frames x bins, float32) of 16 kHz samples in [-1, 1], as Kaldi."""
-    # In float64: on int16-scale samples, float32 rounding in DC removal, pre-emphasis and the
-    # FFT puts a noise floor under weak bins (up to ~0.02 off in log energy beside a loud
-    # fricative); float64 gives Kaldi's definition to within Kaldi's own float32 rounding, at
-    # ~1 ms per second of audio.
-    waveform = torch.from_numpy(np.asarray(samples, dtype=np.float64)) * INT16_SCALE
-    if waveform.ndim != 1:
-        raise ValueError(f"fbank expects mono 1-D samples, got shape {tuple(waveform.shape)}")
-    if len(waveform) < SAMPLE_RATE * 25 // 1000:  # shorter than one window: Kaldi gives 0 frames
-        return np.zeros((0, num_mel_bins), dtype=np.float32)
-    with _seeded_global_rng(generator if dither else None):
-        feats = kaldi.fbank(
-            waveform.unsqueeze(0),
-            num_mel_bins=num_mel_bins,
-            sample_frequency=SAMPLE_RATE,
-            frame_length=25.0,
-            frame_shift=10.0,
-            window_type="povey",
-            preemphasis_coefficient=0.97,
-            remove_dc_offset=True,
-            low_freq=20.0,
-            high_freq=0.0,  # <= 0 means an offset from Nyquist: 0 is Nyquist itself
-            snip_edges=True,
-            use_energy=False,
-            use_log_fbank=True,
-            use_power=True,
-            round_to_power_of_two=True,
-            dither=dither,
-        )
-    return feats.numpy().astype(np.float32, copy=False)
+    """Log mel filterbank (frames x bins, float32) of 16 kHz samples in [-1, 1], as Kaldi.
 
-
-@contextlib.contextmanager
-def _seeded_global_rng(generator: torch.Generator | None) -> Iterator[None]:
-    """Run torchaudio's dither from `generator`, leaving the global RNG as it was.
-
-    torchaudio draws its dither (Gaussian noise per frame, added after framing, exactly as
-    Kaldi does) from torch's global RNG and takes no generator; forking the global RNG and
-    seeding it from `generator` keeps Kaldi's per-frame dither and makes it reproducible.
+    Kaldi's definition, written out rather than taken from torchaudio or lhotse: theirs set up
+    the window and filters on every call (a quarter of the time) and compute in one precision,
+    where float32 misses Kaldi's definition by up to 1e-2 in weak bins and float64 everywhere
+    costs 3x. Here everything runs in float32 and only frames with a weak bin (see
+    _FLOAT32_SAFE) are redone from the samples in float64. Dither is Kaldi's: Gaussian noise
+    of standard deviation `dither` added to every frame's samples after framing, drawn as one
+    torch.randn((frames, 400)) from `generator` (the global RNG if None).
     """
-    if generator is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-        yield
+    samples = np.asarray(samples)
+    if samples.ndim != 1:
+        raise ValueError(f"fbank expects mono 1-D samples, got shape {samples.shape}")
+    if len(samples) < FRAME_LENGTH:  # Kaldi (snip-edges) gives no frame
+        return np.zeros((0, num_mel_bins), dtype=np.float32)
+    num_frames = 1 + (len(samples) - FRAME_LENGTH) // FRAME_SHIFT
+    waveform = torch.from_numpy(np.asarray(samples, dtype=np.float32)) * INT16_SCALE
+    frames = waveform.unfold(0, FRAME_LENGTH, FRAME_SHIFT)
+    noise = None
+    if dither:
+        noise = torch.randn((num_frames, FRAME_LENGTH), generator=generator).mul_(dither)
+        frames = frames + noise
+    banks = _mel_banks(num_mel_bins)
+    energies = _power(torch.fft.rfft(_windowed(frames))) @ banks
+    weak = (energies.amin(1) < _FLOAT32_SAFE * energies.sum(1)).nonzero()[:, 0]
+    if len(weak):  # redo from the samples: float32 rounding of the processed frames matters too
+        exact = waveform.unfold(0, FRAME_LENGTH, FRAME_SHIFT)[weak].double()
+        if noise is not None:
+            exact += noise[weak]
+        energies[weak] = _power(torch.fft.rfft(_windowed(exact))).float() @ banks
+    return energies.clamp_min_(_LOG_FLOOR).log_().numpy()
 
 
-def _windows(start: int, end: int, num_frames: int, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Kaldi's centred CMN window [lo_t, hi_t) for every frame t in [start, end)."""
-    t = np.arange(start, end, dtype=np.int64)
-    lo = t - window // 2
-    hi = lo + window
-    shift_right = np.maximum(-lo, 0)  # a window starting before 0 is shifted right
-    lo, hi = lo + shift_right, hi + shift_right
-    shift_left = np.maximum(hi - num_frames, 0)  # one ending past the end is shifted back
-    return np.maximum(lo - shift_left, 0), hi - shift_left
+def _windowed(frames: torch.Tensor) -> torch.Tensor:
+    """Kaldi's processing of raw frames: DC removed, pre-emphasised, Povey window, zero-padded.
+
+    With m the frame's mean, (x[j] - m) - 0.97 (x[j-1] - m) = x[j] - 0.97 x[j-1] - 0.03 m, and
+    Kaldi's first sample (x[-1] := x[0]) is 0.03 (x[0] - m): one pass fewer than subtracting m.
+    """
+    mean = frames.mean(1, keepdim=True)
+    padded = frames.new_zeros((len(frames), FFT_SIZE))
+    body = padded[:, 1:FRAME_LENGTH]
+    torch.sub(frames[:, 1:], frames[:, :-1], alpha=PREEMPHASIS, out=body)
+    body.sub_(mean, alpha=1.0 - PREEMPHASIS)
+    padded[:, 0] = (frames[:, 0] - mean[:, 0]) * (1.0 - PREEMPHASIS)
+    padded[:, :FRAME_LENGTH] *= _POVEY_WINDOW[frames.dtype]
+    return padded
+
+
+def _power(spectrum: torch.Tensor) -> torch.Tensor:
+    """|X|^2 of a complex spectrum (real^2 + imag^2: no square root as in abs() ** 2)."""
+    return spectrum.real.square() + spectrum.imag.square()
+
+
+@functools.cache
+def _mel_banks(num_mel_bins: int) -> torch.Tensor:
+    """Kaldi's triangular mel filters (FFT bins x mel bins, float32), 20 Hz to Nyquist."""
+    banks, _ = get_mel_banks(num_mel_bins, FFT_SIZE, float(SAMPLE_RATE), LOW_FREQ, 0.0,
+                             100.0, -500.0, 1.0)  # high 0 = Nyquist; no VTLN warping
+    return torch.nn.functional.pad(banks, (0, 1)).T.contiguous()  # torchaudio drops Nyquist
+
+
+def _window(t: np.ndarray, num_frames: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kaldi's centred CMN windows [lo, hi) of frames t: [t - window // 2, + window), shifted
+    right at the start and left at the end to stay inside the utterance (all of it if shorter)."""
+    lo = np.clip(t - window // 2, 0, max(num_frames - window, 0))
+    return lo, np.minimum(lo + window, num_frames)
 
 
 def cmn_context(start: int, end: int, num_frames: int, window: int) -> tuple[int, int]:
@@ -94,8 +116,10 @@ def cmn_context(start: int, end: int, num_frames: int, window: int) -> tuple[int
     _check_range(start, end, num_frames, window)
     if window == 0 or start == end:
         return start, end
-    lo, hi = _windows(start, end, num_frames, window)
-    return int(min(lo[0], start)), int(max(hi[-1], end))
+    last_lo = max(num_frames - window, 0)  # _window on two scalars, without numpy's overhead
+    first = min(max(start - window // 2, 0), last_lo)
+    last = min(min(max(end - 1 - window // 2, 0), last_lo) + window, num_frames)
+    return min(first, start), max(last, end)
 
 
 def sliding_cmn_segment(
@@ -111,26 +135,33 @@ def sliding_cmn_segment(
     rows = np.asarray(context[start - lo : end - lo], dtype=np.float64)
     if window == 0 or start == end:
         return rows.astype(np.float32)
-    w_lo, w_hi = _windows(start, end, num_frames, window)
+    w_lo, w_hi = _window(np.arange(start, end), num_frames, window)
     sums = _window_sums(context[need_lo - lo : need_hi - lo], w_lo - need_lo, w_hi - need_lo)
     # Kaldi subtracts sum * (1 / n) in double precision; so do we.
     return (rows - sums * (1.0 / (w_hi - w_lo))[:, None]).astype(np.float32)
 
 
 def _window_sums(feats: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sums of feats[lo_i:hi_i] for every i, by a cumulative sum in fixed point.
+    """Sums of feats[lo_i:hi_i] for the windows of consecutive frames, in exact fixed point.
 
     Features are rounded to multiples of 2**-32 (far below float32 resolution) and summed as
-    int64, which is exact: a window's sum then does not depend on where the cumulative sum
-    started, so a crop's CMN equals the whole utterance's rows bit for bit.
+    int64, which is exact: a window's sum then does not depend on where the summing started,
+    so a crop's CMN equals the whole utterance's rows bit for bit. Consecutive windows differ
+    by at most one frame at each end (lo and hi step by 0 or 1), so the sums are the first
+    window's plus a running sum of frames entering minus frames leaving: a cumulative sum over
+    the rows asked for, not over the whole context.
     """
     peak = float(np.max(np.abs(feats), initial=0.0))
     if not np.isfinite(peak) or peak * len(feats) >= 2.0**62 / _FIXED_SCALE:
         raise ValueError(f"features are not finite or too large for CMN (peak {peak})")
-    fixed = np.round(np.asarray(feats, dtype=np.float64) * _FIXED_SCALE).astype(np.int64)
-    csum = np.zeros((len(fixed) + 1, fixed.shape[1]), dtype=np.int64)
-    np.cumsum(fixed, axis=0, out=csum[1:])
-    return (csum[hi] - csum[lo]) / _FIXED_SCALE
+    fixed = np.multiply(feats, _FIXED_SCALE, dtype=np.float64)
+    fixed = np.rint(fixed, out=fixed).astype(np.int64)
+    steps = np.empty((len(lo), fixed.shape[1]), dtype=np.int64)
+    steps[0] = fixed[lo[0] : hi[0]].sum(0)
+    entering = np.where((hi[1:] > hi[:-1])[:, None], fixed[hi[1:] - 1], 0)
+    leaving = np.where((lo[1:] > lo[:-1])[:, None], fixed[lo[:-1]], 0)
+    np.subtract(entering, leaving, out=steps[1:])
+    return np.cumsum(steps, axis=0, out=steps) / _FIXED_SCALE
 
 
 def sliding_cmn(feats: np.ndarray, window: int = 300) -> np.ndarray:

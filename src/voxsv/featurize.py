@@ -35,7 +35,7 @@ from voxsv.manifests import report_bad_audio
 log = logging.getLogger(__name__)
 
 FRAME_SHIFT = 0.01
-DECODE_BATCH = 32  # .m4a files per ffmpeg process
+DECODE_BATCH = 64  # .m4a files per ffmpeg process: its ~60 ms start-up is ~1 ms per file
 
 
 @dataclass(frozen=True)

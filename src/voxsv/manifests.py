@@ -2,11 +2,11 @@
 
 Not lhotse's voxceleb recipe, which downloads a trial list at run time, mixes VoxCeleb2 test and
 VoxCeleb1 dev into training and filters in quadratic time. Here a corpus tree is walked once
-(sorted, linear), durations are probed in parallel in chunks (header only for wav, ffprobe for
-VoxCeleb2's `.m4a`), and manifests are streamed to `.jsonl.gz`, so memory grows with the
-manifest and nothing else. Utterance ids are the paths under the root without extension
-(`id10001/1zcIwhmdeo4/00001`), speakers the first path component, so trial lines map to
-utterances by `voxsv.trials.utterance_id` without guessing.
+(sorted, linear), durations are read from the file headers in parallel chunks (RIFF for wav,
+the MP4 `mvhd` box for VoxCeleb2's `.m4a`: no process per file), and manifests are streamed to
+`.jsonl.gz`, so memory grows with the manifest and nothing else. Utterance ids are the paths
+under the root without extension (`id10001/1zcIwhmdeo4/00001`), speakers the first path
+component, so trial lines map to utterances by `voxsv.trials.utterance_id` without guessing.
 """
 
 from __future__ import annotations
