@@ -56,3 +56,38 @@ def test_utterance_id_strips_audio_suffix():
     assert utterance_id("id10001/1zcIwhmdeo4/00001.wav") == "id10001/1zcIwhmdeo4/00001"
     assert utterance_id("id00012/21Uxsk56VDQ/00001.m4a") == "id00012/21Uxsk56VDQ/00001"
     assert utterance_id("id10001/vid/00001") == "id10001/vid/00001"
+
+
+def test_a_pair_listed_twice_counts_once_and_order_matters(tmp_path):
+    # eer_minDCF.py keys trials by the ordered tuple (utt1, utt2): a repeat overwrites itself
+    path = tmp_path / "trials.txt"
+    path.write_text(
+        "1 a.wav b.wav\n0 a.wav c.wav\n1 a.wav b.wav\n\n0 c.wav a.wav\n0 a.wav c.wav\n"
+    )
+    trials = read_trials(path)
+    assert list(zip(trials.labels.tolist(), trials.enroll, trials.test, strict=True)) == [
+        (1, "a.wav", "b.wav"),
+        (0, "a.wav", "c.wav"),
+        (0, "c.wav", "a.wav"),
+    ]
+
+
+def test_a_pair_listed_with_two_labels_names_both_lines(tmp_path):
+    path = tmp_path / "trials.txt"
+    path.write_text("1 a.wav b.wav\n\n0 a.wav c.wav\n0 a.wav b.wav\n")
+    message = r"trials.txt:1 and line 4: the pair a.wav b.wav .* labels 1 and 0"
+    with pytest.raises(TrialsError, match=message):
+        read_trials(path)
+
+
+def test_metrics_use_each_pair_once(tmp_path, capsys):
+    from voxsv.cli import main
+
+    trials, scores = tmp_path / "trials.txt", tmp_path / "scores.txt"
+    trials.write_text("1 a b\n0 a c\n0 b c\n0 a c\n0 a c\n")
+    scores.write_text("a b 0.9\na c 0.95\nb c 0.1\n")
+    # distinct pairs: target 0.9, non-targets 0.95 and 0.1 -> EER 50 % over 3 trials; counting
+    # the repeated non-target three times would give 75 % over 5
+    assert main(["eer", "--trials", str(trials), "--scores", str(scores)]) == 0
+    printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert (printed["eer_pct"], printed["n_trials"]) == ("50.0000", "3")

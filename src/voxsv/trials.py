@@ -2,6 +2,10 @@
 
 Parsing is vectorised over the whole file (numpy over its bytes), so the 579,818-line
 VoxCeleb1-E list reads in well under a second and every malformed line is found by number.
+
+A trial is an ordered (enroll, test) pair, as the original's eer_minDCF.py keys its trials and
+scores by the tuple (utt1, utt2): a pair listed twice counts once (its first line is kept), and
+(a, b) and (b, a) are two trials. The same pair listed with different labels is an error.
 """
 
 from __future__ import annotations
@@ -81,4 +85,28 @@ def read_trials(path: str | os.PathLike) -> Trials:
             f"{path}:{line + 1}: label must be 0 or 1, found {label_tokens[bad[0]]!r} "
             f"({bad.size} bad label(s) in all)"
         )
-    return Trials(labels=is_target.astype(np.int8), enroll=tokens[1::3], test=tokens[2::3])
+    labels, enroll, test = is_target.astype(np.int8), tokens[1::3], tokens[2::3]
+    first = _first_of_pair(enroll, test)
+    if first is None:
+        return Trials(labels=labels, enroll=enroll, test=test)
+    conflict = np.flatnonzero(labels != labels[first])
+    if conflict.size:
+        lines = np.flatnonzero(counts) + 1
+        n, m = int(first[conflict[0]]), int(conflict[0])
+        raise TrialsError(
+            f"{path}:{lines[n]} and line {lines[m]}: the pair {enroll[m]} {test[m]} is listed "
+            f"with labels {labels[n]} and {labels[m]} ({conflict.size} conflicting line(s) in all)"
+        )
+    keep = np.flatnonzero(first == np.arange(len(first)))
+    return Trials(
+        labels=labels[keep], enroll=[enroll[i] for i in keep], test=[test[i] for i in keep]
+    )
+
+
+def _first_of_pair(enroll: list[str], test: list[str]) -> np.ndarray | None:
+    """Index of each trial's first listing of its (enroll, test) pair; None when all differ."""
+    pairs = list(zip(enroll, test, strict=True))
+    first = dict(zip(reversed(pairs), range(len(pairs) - 1, -1, -1), strict=True))
+    if len(first) == len(pairs):
+        return None
+    return np.fromiter((first[p] for p in pairs), dtype=np.int64, count=len(pairs))
