@@ -1,6 +1,10 @@
 # Evaluation: embeddings of the VoxCeleb1 audio and of the AS-norm cohort (clean VoxCeleb2-dev),
 # one job per feature shard; cosine and AS-norm scores per trial list; EER/minDCF tables, DET
-# plots and a summary beside the published figures.
+# plots and a summary beside the published figures. What each scoring method reads comes from
+# the registry voxsv.scoring_methods; AS-norm's per-utterance cohort statistics are computed once
+# per model, stage and method (rule asnorm_stats) and shared by every trial list.
+
+from voxsv import scoring_methods
 
 
 rule embed:
@@ -40,13 +44,53 @@ rule cohort:
         "../workflow/scripts/cohort.py"
 
 
-rule score:
+def method_inputs(wildcards, kinds):
+    """The files of the input kinds that voxsv.scoring_methods names for a step of a method."""
+    exp = f"exp/{wildcards.alias}/{wildcards.stage}"
+    paths = {
+        scoring_methods.EMBEDDINGS: embedding_shards(wildcards, "vox1"),
+        scoring_methods.COHORT_EMBEDDINGS: f"{exp}/embeddings/cohort.npz",
+        scoring_methods.HEAD_WEIGHTS: f"{exp}/model.pt",
+        scoring_methods.COHORT_STATS: f"{exp}/scores/{wildcards.scoring}_stats.npz",
+    }
+    return {kind: paths[kind] for kind in kinds}
+
+
+def method_score_inputs(wildcards):
+    """A score file's inputs: its trial list and what its method's score step needs."""
+    kinds = scoring_methods.score_inputs(wildcards.scoring)
+    return {
+        "trials": config["trials"][wildcards.trials],
+        "checked": TRIALS_CHECKED,
+        **method_inputs(wildcards, kinds),
+    }
+
+
+def method_stats_inputs(wildcards):
+    """The inputs of a method's cohort statistics: evaluation embeddings and its cohort."""
+    return method_inputs(wildcards, scoring_methods.stats_inputs(wildcards.scoring))
+
+
+rule asnorm_stats:
     input:
-        unpack(score_inputs),
+        unpack(method_stats_inputs),
     output:
-        "exp/{alias}/{stage}/scores/{scoring}_{trials}.txt",
+        "exp/{alias}/{stage}/scores/{scoring}_stats.npz",
     params:
         top_k=config["scoring"]["top_k"],
+    log:
+        "logs/score/{alias}/{stage}/{scoring}_stats.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/asnorm_stats.py"
+
+
+rule score:
+    input:
+        unpack(method_score_inputs),
+    output:
+        "exp/{alias}/{stage}/scores/{scoring}_{trials}.txt",
     log:
         "logs/score/{alias}/{stage}/{scoring}_{trials}.log",
     conda:
