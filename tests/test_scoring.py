@@ -309,7 +309,9 @@ def test_head_cohort_is_every_normalised_weight_vector(tmp_path):
     save_model(tmp_path / "model.pt", weight)
     cohort = head_cohort(tmp_path / "model.pt")
     # as export_projection_weight.py: every sub-centre of every class, each L2-normalised
-    np.testing.assert_allclose(cohort, weight / np.linalg.norm(weight, axis=1, keepdims=True))
+    np.testing.assert_allclose(
+        cohort, weight / np.linalg.norm(weight, axis=1, keepdims=True), rtol=1e-6
+    )
     # the same vectors stored in the original's [K, D, C] layout
     tf_layout = weight.reshape(classes, subcenters, dim).transpose(1, 2, 0).copy()
     save_model(tmp_path / "tf.pt", tf_layout)

@@ -23,7 +23,9 @@ import argparse
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ from voxsv.trials import Trials, field_counts, read_trials, utterance_id
 log = logging.getLogger(__name__)
 
 ROW_CHUNK = 2048  # rows of the utterance x cohort score matrix held at once (49 MB at C=5,994)
+STATS_THREADS = 8  # at most this many threads pick each block's top-k scores
 TRIAL_CHUNK = 65536  # trials whose embedding pairs are gathered at once
 SHOW_MISSING = 5  # how many missing ids an error message lists
 
@@ -49,7 +52,7 @@ class MissingEmbeddingError(ValueError):
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (float32); zero rows stay zero."""
     x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
     return x / np.maximum(norms, np.finfo(np.float32).tiny)
 
 
@@ -99,6 +102,8 @@ def cohort_means(
 def merge_embeddings(paths: Sequence[str | os.PathLike]) -> tuple[list[str], np.ndarray]:
     """The stores of several shards as one (ids in shard order); a repeated id is an error."""
     parts = [load_embeddings(p) for p in paths]
+    if len(parts) == 1:
+        return parts[0]
     ids = [i for part_ids, _ in parts for i in part_ids]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{len(ids) - len(set(ids))} id(s) appear in more than one of {paths}")
@@ -116,19 +121,23 @@ def write_cohort(
 
 def trial_rows(trials: Trials, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Row of each trial's enrollment and test utterance in `ids`; fails naming missing ones."""
-    row = {utterance_id(i): n for n, i in enumerate(ids)}
-    if len(row) != len(ids):
-        raise ValueError(f"{len(ids) - len(row)} embedding id(s) repeat an utterance id")
-    key = {u: row.get(utterance_id(u), -1) for u in set(trials.enroll).union(trials.test)}
-    missing = sorted(u for u, n in key.items() if n < 0)
+    row = {i: n for n, i in enumerate(ids)}
+    names, enroll, test = trials.coded
+    name_rows = np.fromiter(map(row.get, names, repeat(-1)), np.int64, len(names))
+    if np.any(name_rows < 0):  # ids written differently (cut ids): join on utterance ids
+        by_utterance = {utterance_id(i): n for n, i in enumerate(ids)}
+        if len(by_utterance) != len(ids):
+            raise ValueError(
+                f"{len(ids) - len(by_utterance)} embedding id(s) repeat an utterance id"
+            )
+        name_rows = np.array([by_utterance.get(utterance_id(u), -1) for u in names], np.int64)
+    missing = sorted(names[n] for n in np.flatnonzero(name_rows < 0))
     if missing:
         shown = ", ".join(missing[:SHOW_MISSING])
         raise MissingEmbeddingError(
             f"{len(missing)} utterance(s) named in the trials have no embedding, e.g. {shown}"
         )
-    enroll = np.fromiter((key[u] for u in trials.enroll), dtype=np.int64, count=len(trials))
-    test = np.fromiter((key[u] for u in trials.test), dtype=np.int64, count=len(trials))
-    return enroll, test
+    return name_rows[enroll], name_rows[test]
 
 
 def pair_dots(embeddings: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
@@ -179,14 +188,22 @@ def cohort_stats(
     mean = np.empty(len(embeddings), dtype=np.float64)
     std = np.empty(len(embeddings), dtype=np.float64)
     buffer = np.empty((min(ROW_CHUNK, len(embeddings)), cohort_t.shape[1]), dtype=np.float32)
-    for lo in range(0, len(embeddings), ROW_CHUNK):
-        rows = l2_normalise(embeddings[lo : lo + ROW_CHUNK])
-        block = buffer[: len(rows)]
-        np.matmul(rows, cohort_t, out=block)
+
+    def top_stats(lo: int, block: np.ndarray) -> None:
         block.partition(kth, axis=1)  # the k largest to the last k columns, in place
-        top = block[:, kth:].astype(np.float64)
-        mean[lo : lo + len(rows)] = top.mean(axis=1)
-        std[lo : lo + len(rows)] = top.std(axis=1)
+        top = block[:, kth:]
+        mean[lo : lo + len(block)] = top.mean(axis=1, dtype=np.float64)
+        std[lo : lo + len(block)] = top.std(axis=1, dtype=np.float64)
+
+    threads = min(STATS_THREADS, len(os.sched_getaffinity(0)))
+    with ThreadPoolExecutor(threads) as pool:  # numpy's partition runs without the GIL
+        for lo in range(0, len(embeddings), ROW_CHUNK):
+            rows = l2_normalise(embeddings[lo : lo + ROW_CHUNK])
+            block = buffer[: len(rows)]
+            np.matmul(rows, cohort_t, out=block)
+            step = -(-len(rows) // threads)
+            parts = [(lo + a, block[a : a + step]) for a in range(0, len(rows), step)]
+            list(pool.map(lambda part: top_stats(*part), parts))
     return mean, std
 
 
@@ -283,8 +300,8 @@ def write_scores(path: str | os.PathLike, trials: Trials, scores: np.ndarray) ->
     """Write `<enroll> <test> <score>` lines in trial order, atomically."""
     if len(scores) != len(trials):
         raise ValueError(f"{len(scores)} scores for {len(trials)} trials")
-    rows = zip(trials.enroll, trials.test, scores.tolist(), strict=True)
-    text = "".join(f"{e} {t} {s:.9g}\n" for e, t, s in rows)
+    values = map("%.9g".__mod__, scores.tolist())
+    text = "\n".join(map(" ".join, zip(trials.enroll, trials.test, values, strict=True))) + "\n"
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 AUDIO_SUFFIXES = (".wav", ".m4a", ".flac")
-_WHITESPACE = np.array([ord(c) for c in " \t\r\n\v\f"], dtype=np.uint8)
+_IS_SPACE = np.zeros(256, dtype=bool)  # byte -> is whitespace, as str.split() sees ASCII
+_IS_SPACE[[ord(c) for c in " \t\r\n\v\f"]] = True
 
 
 class TrialsError(ValueError):
@@ -35,6 +37,15 @@ class Trials:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @cached_property
+    def coded(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(distinct utterances in order of appearance, enroll and test index into them).
+
+        Scoring joins these few names to embeddings instead of every trial's two strings.
+        """
+        names, enroll, test = _encode(self.enroll, self.test)
+        return names, enroll, test
+
 
 def utterance_id(path_in_trial: str) -> str:
     """The cut id of an utterance named in a trial list: the path without its audio suffix."""
@@ -47,7 +58,7 @@ def utterance_id(path_in_trial: str) -> str:
 def field_counts(raw: bytes) -> np.ndarray:
     """Number of whitespace-separated fields on each line of `raw` (vectorised over bytes)."""
     data = np.frombuffer(raw, dtype=np.uint8)
-    space = np.isin(data, _WHITESPACE)
+    space = _IS_SPACE[data]
     starts = ~space
     starts[1:] &= space[:-1]
     newlines = np.flatnonzero(data == ord("\n"))
@@ -86,27 +97,28 @@ def read_trials(path: str | os.PathLike) -> Trials:
             f"({bad.size} bad label(s) in all)"
         )
     labels, enroll, test = is_target.astype(np.int8), tokens[1::3], tokens[2::3]
-    first = _first_of_pair(enroll, test)
-    if first is None:
+    pairs = list(zip(enroll, test, strict=True))
+    if len(set(pairs)) == len(pairs):
         return Trials(labels=labels, enroll=enroll, test=test)
-    conflict = np.flatnonzero(labels != labels[first])
+    first = dict(zip(reversed(pairs), range(len(pairs) - 1, -1, -1), strict=True))
+    first_of = np.fromiter(map(first.__getitem__, pairs), np.int64, len(pairs))
+    conflict = np.flatnonzero(labels != labels[first_of])
     if conflict.size:
         lines = np.flatnonzero(counts) + 1
-        n, m = int(first[conflict[0]]), int(conflict[0])
+        n, m = int(first_of[conflict[0]]), int(conflict[0])
         raise TrialsError(
             f"{path}:{lines[n]} and line {lines[m]}: the pair {enroll[m]} {test[m]} is listed "
             f"with labels {labels[n]} and {labels[m]} ({conflict.size} conflicting line(s) in all)"
         )
-    keep = np.flatnonzero(first == np.arange(len(first)))
+    keep = np.flatnonzero(first_of == np.arange(len(pairs)))  # first listings, in file order
     return Trials(
         labels=labels[keep], enroll=[enroll[i] for i in keep], test=[test[i] for i in keep]
     )
 
 
-def _first_of_pair(enroll: list[str], test: list[str]) -> np.ndarray | None:
-    """Index of each trial's first listing of its (enroll, test) pair; None when all differ."""
-    pairs = list(zip(enroll, test, strict=True))
-    first = dict(zip(reversed(pairs), range(len(pairs) - 1, -1, -1), strict=True))
-    if len(first) == len(pairs):
-        return None
-    return np.fromiter((first[p] for p in pairs), dtype=np.int64, count=len(pairs))
+def _encode(enroll: list[str], test: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Distinct utterances (first appearance first) and each trial's enroll and test index."""
+    names = list(dict.fromkeys(enroll + test))
+    index = {name: n for n, name in enumerate(names)}
+    codes = np.fromiter(map(index.__getitem__, enroll + test), np.int64, 2 * len(enroll))
+    return names, codes[: len(enroll)], codes[len(enroll) :]
