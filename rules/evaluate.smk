@@ -120,9 +120,39 @@ rule result_table:
         "../workflow/scripts/result_table.py"
 
 
+def det_plot_runs(wildcards):
+    """Every curve of a model's DET figure (voxsv.plots.DetRun): trial list, stage, method,
+    its files, and the published EER of the same configuration (None if unpublished)."""
+    from voxsv.results import REFERENCE_COLUMNS, reference_row
+
+    runs = []
+    for stage in TRAIN_STAGES:
+        for scoring in SCORINGS:
+            row = reference_row(
+                config["models"][wildcards.alias]["arch"],
+                stage,
+                scoring,
+                config["data"]["num_mel_bins"],
+            )
+            for name, path in config["trials"].items():
+                column = REFERENCE_COLUMNS.get(name, (None,))[0]
+                published = (row or {}).get(column) or None
+                runs.append(
+                    {
+                        "trials": name,
+                        "stage": stage,
+                        "method": scoring,
+                        "trials_path": path,
+                        "scores": f"exp/{wildcards.alias}/{stage}/scores/{scoring}_{name}.txt",
+                        "published_eer": float(published) if published else None,
+                    }
+                )
+    return runs
+
+
 rule det_plot:
     input:
-        lambda wc: [scores for _, scores in det_runs(wc).values()],
+        lambda wc: [run["scores"] for run in det_plot_runs(wc)],
     output:
         report(
             "results/det/{alias}.png",
@@ -131,7 +161,7 @@ rule det_plot:
             labels={"model": "{alias}"},
         ),
     params:
-        runs=det_runs,
+        runs=det_plot_runs,
     log:
         "logs/results/det_{alias}.log",
     conda:
