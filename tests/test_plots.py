@@ -112,3 +112,17 @@ def test_det_figure_has_a_panel_per_list_and_marks_each_eer(tmp_path):
         ]
     finally:
         plt.close(fig)
+
+
+def test_thin_keeps_ends_and_bounds_points(tmp_path):
+    from voxsv.metrics import det_curve
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 50_000)
+    fpr, fnr = det_curve(rng.normal(size=50_000) + labels, labels)
+    x, y = plots.thin(fpr, fnr, n=500)
+    assert len(x) <= 500 and x[0] == fpr[0] and y[0] == fnr[0]
+    assert np.all(np.diff(x) >= 0) and np.all(np.diff(y) <= 0)
+    run = {"trials": "O", "stage": "lmft", "method": "cosine", "published_eer": None}
+    plots.plot_det([(run, (fpr, fnr))], tmp_path / "one.png", "one curve")  # 50,000 points
+    assert (tmp_path / "one.png").stat().st_size > 0
