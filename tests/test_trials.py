@@ -91,3 +91,21 @@ def test_metrics_use_each_pair_once(tmp_path, capsys):
     assert main(["eer", "--trials", str(trials), "--scores", str(scores)]) == 0
     printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
     assert (printed["eer_pct"], printed["n_trials"]) == ("50.0000", "3")
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_coded_utterances_map_back_to_the_paths(tmp_path, monkeypatch, collide):
+    from voxsv import trials as trials_module
+
+    if collide:  # a hash collision falls back to a dict: same result
+        monkeypatch.setattr(trials_module, "_hash_codes", lambda words: None)
+    path = tmp_path / "trials.txt"
+    utts = [f"id{i % 7:05d}/vid{i}/{i:05d}.wav" for i in range(40)] + ["é/x.wav"]
+    rng = np.random.default_rng(0)
+    rows = {(utts[a], utts[b]): int(a % 7 == b % 7) for a, b in rng.integers(0, 41, (200, 2))}
+    path.write_text("".join(f"{lab} {e} {t}\n" for (e, t), lab in rows.items()))
+    trials = read_trials(path)
+    names, enroll, test = trials.coded
+    assert len(names) == len(set(names)) == len(set(trials.enroll) | set(trials.test))
+    assert [names[i] for i in enroll] == trials.enroll
+    assert [names[i] for i in test] == trials.test

@@ -20,6 +20,7 @@ import numpy as np
 AUDIO_SUFFIXES = (".wav", ".m4a", ".flac")
 _IS_SPACE = np.zeros(256, dtype=bool)  # byte -> is whitespace, as str.split() sees ASCII
 _IS_SPACE[[ord(c) for c in " \t\r\n\v\f"]] = True
+_FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 
 
 class TrialsError(ValueError):
@@ -39,7 +40,7 @@ class Trials:
 
     @cached_property
     def coded(self) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """(distinct utterances in order of appearance, enroll and test index into them).
+        """(distinct utterances, enroll and test index into them).
 
         Scoring joins these few names to embeddings instead of every trial's two strings.
         """
@@ -97,11 +98,15 @@ def read_trials(path: str | os.PathLike) -> Trials:
             f"({bad.size} bad label(s) in all)"
         )
     labels, enroll, test = is_target.astype(np.int8), tokens[1::3], tokens[2::3]
-    pairs = list(zip(enroll, test, strict=True))
-    if len(set(pairs)) == len(pairs):
-        return Trials(labels=labels, enroll=enroll, test=test)
-    first = dict(zip(reversed(pairs), range(len(pairs) - 1, -1, -1), strict=True))
-    first_of = np.fromiter(map(first.__getitem__, pairs), np.int64, len(pairs))
+    words = raw.split()  # the same tokens as bytes, for hashing
+    names, enroll_index, test_index = _encode(enroll, test, words[1::3] + words[2::3])
+    pair = enroll_index * len(names) + test_index
+    if np.all(np.diff(np.sort(pair))):  # every pair listed once (the usual case)
+        trials = Trials(labels=labels, enroll=enroll, test=test)
+        trials.__dict__["coded"] = (names, enroll_index, test_index)  # cached_property's slot
+        return trials
+    _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    first_of = first[inverse]  # each trial's first listing of its (enroll, test) pair
     conflict = np.flatnonzero(labels != labels[first_of])
     if conflict.size:
         lines = np.flatnonzero(counts) + 1
@@ -110,15 +115,50 @@ def read_trials(path: str | os.PathLike) -> Trials:
             f"{path}:{lines[n]} and line {lines[m]}: the pair {enroll[m]} {test[m]} is listed "
             f"with labels {labels[n]} and {labels[m]} ({conflict.size} conflicting line(s) in all)"
         )
-    keep = np.flatnonzero(first_of == np.arange(len(pairs)))  # first listings, in file order
-    return Trials(
+    keep = np.sort(first)  # first listings, in file order
+    trials = Trials(
         labels=labels[keep], enroll=[enroll[i] for i in keep], test=[test[i] for i in keep]
     )
+    trials.__dict__["coded"] = (names, enroll_index[keep], test_index[keep])
+    return trials
 
 
-def _encode(enroll: list[str], test: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Distinct utterances (first appearance first) and each trial's enroll and test index."""
-    names = list(dict.fromkeys(enroll + test))
-    index = {name: n for n, name in enumerate(names)}
-    codes = np.fromiter(map(index.__getitem__, enroll + test), np.int64, 2 * len(enroll))
-    return names, codes[: len(enroll)], codes[len(enroll) :]
+def _encode(
+    enroll: list[str], test: list[str], words: list[bytes] | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Distinct utterances and each trial's enroll and test index into them.
+
+    `words` are the same enroll + test tokens as bytes when the caller has them. They are told
+    apart by 64-bit hashes computed with numpy (over a million tokens in a fraction of a
+    second, where a dict of strings takes seconds); equal hashes are checked to be equal
+    tokens, and on a collision a dict does the work.
+    """
+    tokens = enroll + test
+    if words is None:
+        words = [t.encode() for t in tokens]
+    first, codes = _hash_codes(words) or _dict_codes(tokens)
+    return list(map(tokens.__getitem__, first.tolist())), codes[: len(enroll)], codes[len(enroll) :]
+
+
+def _hash_codes(words: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(an index of each distinct token, each token's code), or None on a hash collision."""
+    width = -(-max(map(len, words)) // 8) * 8
+    table = np.array(words, dtype=f"S{width}")
+    digest = np.full(len(table), _FNV_OFFSET, dtype=np.uint64)
+    for column in table.view(np.uint64).reshape(len(table), width // 8).T:
+        digest = (digest ^ column) * _FNV_PRIME  # FNV-1a over 8-byte words (wraps mod 2**64)
+    distinct, codes = np.unique(digest, return_inverse=True)
+    first = np.empty(len(distinct), dtype=np.int64)
+    first[codes] = np.arange(len(codes))  # an occurrence of each distinct token
+    if not np.array_equal(table[first][codes], table):
+        return None
+    return first, codes
+
+
+def _dict_codes(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """What `_hash_codes` returns (first indexes here), by a dict: the fallback on a collision."""
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(t, len(index)) for t in tokens), np.int64, len(tokens))
+    first = np.full(len(index), -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(tokens) - 1, -1, -1)
+    return first, codes
