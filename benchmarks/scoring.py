@@ -14,13 +14,16 @@ Timed:
 - product: the bare cohort product (153,516 x 256 @ 256 x 5,994) in 2,048-row blocks into a
   reused buffer, results dropped.
 Targets (issue 13): user path at least 2x faster than the original and within 3x of the product.
-The scores of both paths are compared (they must agree to float noise).
+The scores of both paths are compared (they must agree to float noise). Each is run
+`--repeats` times, interleaved, and the fastest run of each is reported (all are listed), so a
+burst of load from other processes does not decide the ratios.
 
-    python benchmarks/scoring.py
+    python benchmarks/scoring.py [--repeats N]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -42,14 +45,14 @@ def make_inputs(workdir: Path, rng: np.random.Generator) -> dict[str, Path]:
     """Embeddings, cohort and trial files of VoxCeleb1-E's size."""
     ids = [f"id{10001 + i % 1251:05d}/v{i // 1251:05d}/{i % 97:05d}.wav" for i in range(N_UTTS)]
     speaker_dirs = rng.standard_normal((1251, DIM), dtype=np.float32)
-    embeddings = speaker_dirs[np.arange(N_UTTS) % 1251] + rng.standard_normal(
+    embeddings = 0.5 * speaker_dirs[np.arange(N_UTTS) % 1251] + rng.standard_normal(
         (N_UTTS, DIM), dtype=np.float32
     )
     cohort = rng.standard_normal((N_COHORT, DIM), dtype=np.float32)
     cohort *= rng.uniform(0.3, 1.0, (N_COHORT, 1)).astype(np.float32) / np.linalg.norm(
         cohort, axis=1, keepdims=True
     )
-    pairs = rng.choice(N_UTTS * N_UTTS, N_TRIALS, replace=False)
+    pairs = rng.choice(N_UTTS * N_UTTS, N_TRIALS + N_TRIALS // 50, replace=False)
     enroll, test = pairs // N_UTTS, pairs % N_UTTS
     same = rng.random(N_TRIALS) < 0.5  # about half targets: test from the enroll's speaker
     test[same] = (test[same] // 1251) * 1251 + enroll[same] % 1251
@@ -63,7 +66,8 @@ def make_inputs(workdir: Path, rng: np.random.Generator) -> dict[str, Path]:
     save_embeddings(paths["cohort"], [f"s{i}" for i in range(N_COHORT)], cohort)
     lines = (f"{lab} {ids[e]} {ids[t]}\n" for lab, e, t in zip(labels, enroll, test, strict=True))
     # a drawn pair can repeat after the target redraw; the lists hold each pair once
-    paths["trials"].write_text("".join(dict.fromkeys(lines)))
+    distinct = list(dict.fromkeys(lines))[:N_TRIALS]
+    paths["trials"].write_text("".join(distinct))
     return paths
 
 
@@ -163,16 +167,25 @@ def bare_product(paths: dict[str, Path]) -> float:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved runs; min is kept")
+    args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="voxsv-bench-"))
     try:
         paths = make_inputs(workdir, np.random.default_rng(0))
         load_before = os.getloadavg()
-        product_s = bare_product(paths)
-        score_s, eer_s, eer_out = user_path(paths, workdir / "scores.txt")
-        original_s, original_out = original(paths, workdir / "original.txt")
+        runs: dict[str, list[float]] = {"product": [], "score": [], "eer": [], "original": []}
+        for _ in range(args.repeats):  # interleaved, so a load burst hits every phase alike
+            runs["product"].append(bare_product(paths))
+            score_s, eer_s, eer_out = user_path(paths, workdir / "scores.txt")
+            runs["score"].append(score_s)
+            runs["eer"].append(eer_s)
+            original_s, original_out = original(paths, workdir / "original.txt")
+            runs["original"].append(original_s)
         new = np.array([float(line.split()[2]) for line in open(workdir / "scores.txt")])
         old = np.array([float(line.split()[2]) for line in open(workdir / "original.txt")])
-        user_s = score_s + eer_s
+        best = {k: min(v) for k, v in runs.items()}
+        user_s = min(s + e for s, e in zip(runs["score"], runs["eer"], strict=True))
         report = {
             "cpu_count": os.cpu_count(),
             "loadavg_before": [round(x, 2) for x in load_before],
@@ -181,20 +194,21 @@ def main() -> int:
             "n_cohort": N_COHORT,
             "n_trials": len(new),
             "top_k": TOP_K,
-            "product_s": round(product_s, 2),
-            "user_score_s": round(score_s, 2),
-            "user_eer_s": round(eer_s, 2),
+            "runs_s": {k: [round(x, 2) for x in v] for k, v in runs.items()},
+            "product_s": round(best["product"], 2),
+            "user_score_s": round(best["score"], 2),
+            "user_eer_s": round(best["eer"], 2),
             "user_total_s": round(user_s, 2),
-            "original_s": round(original_s, 2),
-            "speedup_over_original": round(original_s / user_s, 2),
-            "user_over_product": round(user_s / product_s, 2),
+            "original_s": round(best["original"], 2),
+            "speedup_over_original": round(best["original"] / user_s, 2),
+            "user_over_product": round(user_s / best["product"], 2),
             "max_abs_score_difference": float(np.abs(new - old).max()),
             "user_eer": dict(line.split("\t") for line in eer_out.splitlines()),
             "original_eer": original_out,
             "targets": {
-                f">= {TARGET_SPEEDUP}x faster than the original": original_s / user_s
+                f">= {TARGET_SPEEDUP}x faster than the original": best["original"] / user_s
                 >= TARGET_SPEEDUP,
-                f"<= {TARGET_RATIO}x the bare product": user_s <= TARGET_RATIO * product_s,
+                f"<= {TARGET_RATIO}x the bare product": user_s <= TARGET_RATIO * best["product"],
             },
         }
     finally:

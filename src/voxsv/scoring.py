@@ -172,11 +172,12 @@ def head_cohort(path: str | os.PathLike) -> np.ndarray:
 
 
 def cohort_stats(
-    embeddings: np.ndarray, cohort: np.ndarray, top_k: int
+    embeddings: np.ndarray, cohort: np.ndarray, top_k: int, normalised: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and population std of each row's top-k scores against the cohort vectors as given.
 
-    Rows of `embeddings` are L2-normalised here; the cohort is used as stored (not normalised).
+    Rows of `embeddings` are L2-normalised here unless `normalised` says they are; the cohort
+    is used as stored (not normalised).
     """
     if top_k > len(cohort):
         log.warning("top_k %d exceeds the cohort size; using all %d", top_k, len(cohort))
@@ -198,7 +199,8 @@ def cohort_stats(
     threads = min(STATS_THREADS, len(os.sched_getaffinity(0)))
     with ThreadPoolExecutor(threads) as pool:  # numpy's partition runs without the GIL
         for lo in range(0, len(embeddings), ROW_CHUNK):
-            rows = l2_normalise(embeddings[lo : lo + ROW_CHUNK])
+            rows = embeddings[lo : lo + ROW_CHUNK]
+            rows = rows if normalised else l2_normalise(rows)
             block = buffer[: len(rows)]
             np.matmul(rows, cohort_t, out=block)
             step = -(-len(rows) // threads)
@@ -289,7 +291,7 @@ def score_trials(
     if stats is not None:
         mean, std = stats.lookup([ids[n] for n in used])
     elif cohort is not None:
-        mean, std = cohort_stats(normed, cohort, top_k)
+        mean, std = cohort_stats(normed, cohort, top_k, normalised=True)
     else:
         return scores
     std = np.maximum(std, np.finfo(np.float32).eps)
