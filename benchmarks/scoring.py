@@ -54,7 +54,7 @@ def make_inputs(workdir: Path, rng: np.random.Generator) -> dict[str, Path]:
     )
     pairs = rng.choice(N_UTTS * N_UTTS, N_TRIALS + N_TRIALS // 50, replace=False)
     enroll, test = pairs // N_UTTS, pairs % N_UTTS
-    same = rng.random(N_TRIALS) < 0.5  # about half targets: test from the enroll's speaker
+    same = rng.random(len(pairs)) < 0.5  # about half targets: test from the enroll's speaker
     test[same] = (test[same] // 1251) * 1251 + enroll[same] % 1251
     test[test >= N_UTTS] -= 1251
     labels = (enroll % 1251 == test % 1251).astype(int)

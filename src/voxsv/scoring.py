@@ -196,7 +196,8 @@ def cohort_stats(
         mean[lo : lo + len(block)] = top.mean(axis=1, dtype=np.float64)
         std[lo : lo + len(block)] = top.std(axis=1, dtype=np.float64)
 
-    threads = min(STATS_THREADS, len(os.sched_getaffinity(0)))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = min(STATS_THREADS, cpus or 1)
     with ThreadPoolExecutor(threads) as pool:  # numpy's partition runs without the GIL
         for lo in range(0, len(embeddings), ROW_CHUNK):
             rows = embeddings[lo : lo + ROW_CHUNK]
