@@ -49,11 +49,12 @@ class MissingEmbeddingError(ValueError):
     """Trials name utterances that have no embedding (the message counts and lists some)."""
 
 
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (float32); zero rows stay zero."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
-    return x / np.maximum(norms, np.finfo(np.float32).tiny)
+def l2_normalise(x: np.ndarray, copy: bool = True) -> np.ndarray:
+    """Rows scaled to unit length (float32); zero rows stay zero. `copy=False` scales a float32
+    array in place (no second array of its size)."""
+    x = np.array(x, dtype=np.float32) if copy else np.asarray(x, dtype=np.float32)
+    x /= np.maximum(np.sqrt(np.einsum("ij,ij->i", x, x))[:, None], np.finfo(np.float32).tiny)
+    return x
 
 
 def save_embeddings(path: str | os.PathLike, ids: Sequence[str], embeddings: np.ndarray) -> None:
@@ -286,7 +287,7 @@ def score_trials(
     """Cosine scores of the trials; AS-norm'ed by precomputed `stats`, or against `cohort`."""
     enroll, test = trial_rows(trials, ids)
     used, inverse = np.unique(np.concatenate([enroll, test]), return_inverse=True)
-    normed = l2_normalise(embeddings[used])
+    normed = l2_normalise(np.asarray(embeddings, dtype=np.float32)[used], copy=False)
     enroll, test = inverse[: len(trials)], inverse[len(trials) :]
     scores = pair_dots(normed, enroll, test).astype(np.float64)
     if stats is not None:
