@@ -61,9 +61,7 @@ def test_utterance_id_strips_audio_suffix():
 def test_a_pair_listed_twice_counts_once_and_order_matters(tmp_path):
     # eer_minDCF.py keys trials by the ordered tuple (utt1, utt2): a repeat overwrites itself
     path = tmp_path / "trials.txt"
-    path.write_text(
-        "1 a.wav b.wav\n0 a.wav c.wav\n1 a.wav b.wav\n\n0 c.wav a.wav\n0 a.wav c.wav\n"
-    )
+    path.write_text("1 a.wav b.wav\n0 a.wav c.wav\n1 a.wav b.wav\n\n0 c.wav a.wav\n0 a.wav c.wav\n")
     trials = read_trials(path)
     assert list(zip(trials.labels.tolist(), trials.enroll, trials.test, strict=True)) == [
         (1, "a.wav", "b.wav"),
@@ -109,3 +107,18 @@ def test_coded_utterances_map_back_to_the_paths(tmp_path, monkeypatch, collide):
     assert len(names) == len(set(names)) == len(set(trials.enroll) | set(trials.test))
     assert [names[i] for i in enroll] == trials.enroll
     assert [names[i] for i in test] == trials.test
+
+
+def test_a_non_ascii_space_is_part_of_a_path(tmp_path):
+    # fields are separated by ASCII whitespace only (str.split() would also split at U+00A0)
+    path = tmp_path / "trials.txt"
+    path.write_text("1 a\u00a0x.wav b.wav\n0 a\u00a0x.wav c.wav\n", encoding="utf-8")
+    trials = read_trials(path)
+    assert trials.enroll == ["a\u00a0x.wav", "a\u00a0x.wav"] and trials.test == ["b.wav", "c.wav"]
+    names, enroll, _ = trials.coded
+    assert [names[i] for i in enroll] == trials.enroll
+    from voxsv.scoring import read_scores
+
+    scores = tmp_path / "scores.txt"
+    scores.write_text("a\u00a0x.wav b.wav 0.5\na\u00a0x.wav c.wav 0.25\n", encoding="utf-8")
+    assert read_scores(scores, trials).tolist() == [0.5, 0.25]

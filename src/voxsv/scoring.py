@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from voxsv.atomic import atomic_path
-from voxsv.trials import Trials, field_counts, read_trials, utterance_id
+from voxsv.trials import Trials, field_counts, read_trials, split_fields, utterance_id
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +321,7 @@ def read_scores(path: str | os.PathLike, trials: Trials) -> np.ndarray:
             f"{path}:{bad[0] + 1}: expected 3 fields `<enroll> <test> <score>`, "
             f"found {counts[bad[0]]}"
         )
-    tokens = raw.decode("utf-8").split()
+    tokens = split_fields(raw, raw.decode("utf-8"), counts)
     try:
         values = np.array(tokens[2::3], dtype=np.float64)
     except ValueError as err:

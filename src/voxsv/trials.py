@@ -44,8 +44,7 @@ class Trials:
 
         Scoring joins these few names to embeddings instead of every trial's two strings.
         """
-        names, enroll, test = _encode(self.enroll, self.test)
-        return names, enroll, test
+        return _encode(self.enroll, self.test)
 
 
 def utterance_id(path_in_trial: str) -> str:
@@ -68,6 +67,16 @@ def field_counts(raw: bytes) -> np.ndarray:
     return np.bincount(line_of_start, minlength=n_lines)
 
 
+def split_fields(raw: bytes, text: str, counts: np.ndarray) -> list[str]:
+    """The fields of `raw` (decoded: `text`) split on ASCII whitespace only, as `field_counts`
+    counted them (`counts`). str.split() is faster than decoding every bytes word, but it also
+    splits at U+00A0 and other non-ASCII spaces, which can be part of a path."""
+    tokens = text.split()
+    if len(tokens) != int(counts.sum()):
+        tokens = [word.decode("utf-8") for word in raw.split()]
+    return tokens
+
+
 def read_trials(path: str | os.PathLike) -> Trials:
     """Read a trial list; blank lines are ignored, any other line must be `<0|1> <utt> <utt>`."""
     path = Path(path)
@@ -85,7 +94,7 @@ def read_trials(path: str | os.PathLike) -> Trials:
             f"{path}:{line + 1}: expected 3 fields `<0|1> <enroll> <test>`, found "
             f"{counts[line]} ({bad.size} malformed line(s) in all)"
         )
-    tokens = text.split()
+    tokens = split_fields(raw, text, counts)
     if not tokens:
         raise TrialsError(f"{path}: empty trial list")
     label_tokens = np.array(tokens[0::3])
@@ -98,7 +107,7 @@ def read_trials(path: str | os.PathLike) -> Trials:
             f"({bad.size} bad label(s) in all)"
         )
     labels, enroll, test = is_target.astype(np.int8), tokens[1::3], tokens[2::3]
-    words = raw.split()  # the same tokens as bytes, for hashing
+    words = raw.split()  # the same fields as bytes, for hashing
     names, enroll_index, test_index = _encode(enroll, test, words[1::3] + words[2::3])
     pair = enroll_index * len(names) + test_index
     if np.all(np.diff(np.sort(pair))):  # every pair listed once (the usual case)
