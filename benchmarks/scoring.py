@@ -9,7 +9,8 @@ Timed:
 - original: the algorithm of the original's snorm.py + eer_minDCF.py, in process from arrays
   already in memory (its Kaldi-ark reading left out, which favours it): per-utterance dict of
   normalised vectors, 1,024-row blocks of the cohort product each fully sorted, per-trial Python
-  loops for cosine and AS-norm, one print per score line, then trial and score files read into
+  loops for cosine and AS-norm, one print per score line (cosine and AS-norm files, as snorm.py
+  writes both), then the trial list and the AS-norm score file read into
   dicts by pair, scikit-learn's roc_curve and a Python minDCF loop;
 - product: the bare cohort product (153,516 x 256 @ 256 x 5,994) in 2,048-row blocks into a
   reused buffer, results dropped.
@@ -138,6 +139,9 @@ def original(paths: dict[str, Path], out: Path) -> tuple[float, float, str]:
         for line in f:
             a, b = line.split()[-2:]
             cosine.append((a, b, np.dot(vectors[a], vectors[b])))
+    with open(out.with_suffix(".cosine"), "w") as f:  # snorm.py writes both score files
+        for a, b, s in cosine:
+            print(a, b, s, file=f)
     with open(out, "w") as f:
         for a, b, s in cosine:
             norm = 0.5 * ((s - mean[a]) / std[a] + (s - mean[b]) / std[b])
