@@ -35,7 +35,7 @@ from voxsv.trials import Trials, field_counts, read_trials, split_fields, uttera
 
 log = logging.getLogger(__name__)
 
-ROW_CHUNK = 2048  # rows of the utterance x cohort score matrix held at once (49 MB at C=5,994)
+ROW_CHUNK = 4096  # rows of the utterance x cohort score matrix held at once (98 MB at C=5,994)
 STATS_THREADS = 8  # at most this many threads pick each block's top-k scores
 TRIAL_CHUNK = 4096  # trials whose embedding pairs are gathered at once (cache-sized)
 SHOW_MISSING = 5  # how many missing ids an error message lists
