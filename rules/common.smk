@@ -8,7 +8,8 @@ from pathlib import Path
 from voxsv import artifacts
 from voxsv.configuration import ConfigError, load, load_schema
 from voxsv.experiments import TRAIN_STAGES, resolve, train_params
-from voxsv.results import experiment_sources
+from voxsv import scoring_methods
+from voxsv.results import experiment_sources, published_eer
 
 
 def command_line_targets():
@@ -146,17 +147,29 @@ def experiment_scoring(wildcards, key):
     return experiment(wildcards.alias).scoring[key]
 
 
-def score_inputs(wildcards):
-    """A score file's inputs: its trial list, the evaluation embeddings and, for AS-norm,
-    the cohort."""
-    inputs = {
+def method_inputs(wildcards, kinds):
+    """The files of the input kinds that voxsv.scoring_methods names for a step of a method."""
+    paths = {
+        scoring_methods.EMBEDDINGS: embedding_shards(wildcards, "vox1"),
+        scoring_methods.COHORT_EMBEDDINGS: artifacts.COHORT.format(**wildcards),
+        scoring_methods.HEAD_WEIGHTS: artifacts.MODEL.format(**wildcards),
+        scoring_methods.COHORT_STATS: artifacts.STATS.format(**wildcards),
+    }
+    return {kind: paths[kind] for kind in kinds}
+
+
+def method_score_inputs(wildcards):
+    """A score file's inputs: its trial list and what its method's score step needs."""
+    return {
         "trials": config["trials"][wildcards.trials],
         "checked": artifacts.TRIALS_CHECKED,
-        "embeddings": embedding_shards(wildcards, "vox1"),
+        **method_inputs(wildcards, scoring_methods.score_inputs(wildcards.scoring)),
     }
-    if wildcards.scoring == "asnorm":
-        inputs["cohort"] = artifacts.COHORT.format(**wildcards)
-    return inputs
+
+
+def method_stats_inputs(wildcards):
+    """The inputs of a method's cohort statistics: evaluation embeddings and its cohort."""
+    return method_inputs(wildcards, scoring_methods.stats_inputs(wildcards.scoring))
 
 
 def score_files(wildcards):
@@ -172,18 +185,25 @@ def experiment_trials(wildcards):
     return {name: config["trials"][name] for name in experiment(wildcards.alias).trials}
 
 
-def det_runs(wildcards):
-    """Every run of one model for its DET plot: label -> (trial list, score file)."""
+def det_plot_runs(wildcards):
+    """Every curve of a model's DET figure (voxsv.plots): trial list, stage, method, its files,
+    and the published EER of the same row (None where unpublished)."""
     exp = experiment(wildcards.alias)
-    return {
-        f"{stage} {scoring}, {name}": (
-            config["trials"][name],
-            artifacts.SCORES.format(alias=exp.alias, stage=stage, scoring=scoring, trials=name),
-        )
-        for stage in exp.stages
-        for scoring in exp.scoring["methods"]
+    sources = experiment_sources([exp])
+    return [
+        {
+            "trials": name,
+            "stage": source.stage,
+            "method": source.scoring,
+            "trials_path": config["trials"][name],
+            "scores": artifacts.SCORES.format(
+                alias=exp.alias, stage=source.stage, scoring=source.scoring, trials=name
+            ),
+            "published_eer": published_eer(source.key, name),
+        }
+        for source in sources
         for name in exp.trials
-    }
+    ]
 
 
 def result_sources():

@@ -1,7 +1,8 @@
 # Evaluation: embeddings of the VoxCeleb1 audio and of the AS-norm cohort (clean VoxCeleb2-dev),
 # one job per feature shard; cosine and AS-norm scores per trial list; EER/minDCF tables, DET
-# plots and a summary beside the published figures.
-
+# plots and a summary beside the published figures. What each scoring method reads comes from
+# the registry voxsv.scoring_methods; AS-norm's per-utterance cohort statistics are computed once
+# per model, stage and method (rule asnorm_stats) and shared by every trial list.
 
 rule embed:
     input:
@@ -40,13 +41,26 @@ rule cohort:
         "../workflow/scripts/cohort.py"
 
 
+rule asnorm_stats:
+    input:
+        unpack(method_stats_inputs),
+    output:
+        artifacts.STATS,
+    params:
+        top_k=lambda wc: experiment_scoring(wc, "top_k"),
+    log:
+        "logs/score/{alias}/{stage}/{scoring}_stats.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/asnorm_stats.py"
+
+
 rule score:
     input:
-        unpack(score_inputs),
+        unpack(method_score_inputs),
     output:
         artifacts.SCORES,
-    params:
-        top_k=lambda wc: experiment_scoring(wc, "top_k") if wc.scoring == "asnorm" else None,
     log:
         "logs/score/{alias}/{stage}/{scoring}_{trials}.log",
     conda:
@@ -78,7 +92,7 @@ rule result_table:
 
 rule det_plot:
     input:
-        lambda wc: [scores for _, scores in det_runs(wc).values()],
+        lambda wc: [run["scores"] for run in det_plot_runs(wc)],
     output:
         report(
             artifacts.DET,
@@ -87,7 +101,7 @@ rule det_plot:
             labels={"model": "{alias}"},
         ),
     params:
-        runs=det_runs,
+        runs=det_plot_runs,
     log:
         "logs/results/det_{alias}.log",
     conda:

@@ -94,40 +94,77 @@ def test_noise_every_second_from_zero_covers_utterance(sources):
         assert not any(t["loop"] for t in tracks)
 
 
-def test_foreground_noise_snr_measured_from_output(sources):
+def kaldi_mix(clean, tracks):
+    """SPEC section 1 written out: each noise scaled to its SNR against the clean power, a
+    foreground noise's power over its whole file, a background signal's over the signal looped
+    or cut to the utterance; the sum rescaled to the clean power; 16-bit rounding."""
+    x = clean.astype(np.float64)
+    speech = np.mean(x**2)
+    y = x.copy()
+    for track in tracks:
+        start = round(track["offset"] * SR)
+        if start >= len(x):
+            continue
+        noise = read_audio(track["path"]).astype(np.float64)
+        if track["loop"]:
+            noise = np.resize(noise, len(x) - start)
+        gain = np.sqrt(speech / (np.mean(noise**2) * 10 ** (track["snr"] / 10)))
+        part = gain * noise[: len(x) - start]
+        y[start : start + len(part)] += part
+    y *= np.sqrt(speech / np.mean(y**2))
+    return augment.to_pcm16(y)
+
+
+def test_foreground_noise_matches_kaldi_and_keeps_clean_power(sources):
     clean = augment.to_pcm16(tone(4.3, 180, seed=1))
     plan = augment.plan_utterance("noise", "u", 4.3, 11, sources, augment.DEFAULTS["noise"])
     out = augment.apply_plan(clean, plan)
-    residual = out.astype(np.float64) - clean
-    spans = [round(t["offset"] * SR) for t in plan["additive"]]
-    for track, start in zip(plan["additive"], spans, strict=True):
-        length = len(read_audio(track["path"]))
-        added = residual[start : min(start + length, len(clean))]
-        assert snr_db(clean, added) == pytest.approx(track["snr"], abs=0.5)
+    assert np.max(np.abs(out - kaldi_mix(clean, plan["additive"]))) <= 1 / 32768 + 1e-9
+    power = np.mean(clean.astype(np.float64) ** 2)
+    assert np.mean(out.astype(np.float64) ** 2) == pytest.approx(power, rel=1e-3)
+    # the output is a scaled (clean + noise): nothing but clean in the 1 s gaps
     gaps = np.ones(len(clean), bool)
-    for track, start in zip(plan["additive"], spans, strict=True):
+    for track in plan["additive"]:
+        start = round(track["offset"] * SR)
         gaps[start : start + len(read_audio(track["path"]))] = False
-    assert np.all(residual[gaps] == 0)  # nothing is added in the 1 s gaps
+    gain = np.dot(out[gaps], clean[gaps]) / np.dot(clean[gaps], clean[gaps])
+    assert np.max(np.abs(out[gaps] - gain * clean[gaps])) <= 1 / 32768 + 1e-6
+
+
+def test_cut_foreground_noise_power_is_over_its_whole_file(tmp_path):
+    # a noise that is quiet in its first second and loud after: the utterance (0.8 s) takes
+    # only the quiet head, but its SNR scale comes from the whole file's power, as in Kaldi
+    rng = np.random.default_rng(7)
+    noise = rng.standard_normal(2 * SR) * np.repeat([0.02, 0.3], SR)
+    write_wav(tmp_path / "n.wav", noise)
+    clean = augment.to_pcm16(tone(0.8, 150, seed=4))
+    track = {"path": str(tmp_path / "n.wav"), "offset": 0.0, "snr": 0.0, "loop": False}
+    out = augment.apply_plan(clean, {"additive": [track]})
+    assert np.max(np.abs(out - kaldi_mix(clean, [track]))) <= 1 / 32768 + 1e-9
+    # the added head is far below the clean power (0 dB would hold for the head's own power)
+    x, y = clean.astype(np.float64), out.astype(np.float64)
+    added = y / (np.dot(y, x) / np.dot(x, x)) - x  # undo the rescaling, drop the clean part
+    assert 10 * np.log10(np.mean(x**2) / np.mean(added**2)) > 6
 
 
 @pytest.mark.parametrize("copy", ["music", "babble"])
-def test_background_snr_per_signal(sources, copy):
+def test_background_matches_kaldi_and_keeps_clean_power(sources, copy):
     clean = augment.to_pcm16(tone(5.0, 150, seed=2))
     plan = augment.plan_utterance(copy, "u", 5.0, 5, sources, augment.DEFAULTS[copy])
     tracks = plan["additive"]
     counts = augment.DEFAULTS[copy]["count"]
     assert len(tracks) in counts and all(t["offset"] == 0 and t["loop"] for t in tracks)
-    total = np.zeros(len(clean))
-    for track in tracks:
-        out = augment.apply_plan(clean, {"additive": [track]})
-        added = out.astype(np.float64) - clean
-        assert snr_db(clean, added) == pytest.approx(track["snr"], abs=0.5)
-        total += added
-        source = read_audio(track["path"])  # looped or cut to the utterance's length
-        looped = np.resize(source, len(clean))
-        assert abs(np.corrcoef(added, looped)[0, 1]) > 0.999
-    mixed = augment.apply_plan(clean, plan).astype(np.float64) - clean
-    assert np.max(np.abs(mixed - total)) < 1e-3
+    out = augment.apply_plan(clean, plan)
+    assert np.max(np.abs(out - kaldi_mix(clean, tracks))) <= 1 / 32768 + 1e-9
+    power = np.mean(clean.astype(np.float64) ** 2)
+    assert np.mean(out.astype(np.float64) ** 2) == pytest.approx(power, rel=1e-3)
+    for track in tracks:  # each signal alone: SNR against the clean power before rescaling
+        one = augment.apply_plan(clean, {"additive": [track]}).astype(np.float64)
+        x = clean.astype(np.float64)
+        gain = np.dot(one, x) / np.dot(x, x)  # what the rescaling multiplied (x, noise apart)
+        looped = np.resize(read_audio(track["path"]), len(clean))
+        assert snr_db(clean, one / gain - clean) == pytest.approx(track["snr"], abs=0.5)
+        assert abs(np.corrcoef(one / gain - clean, looped)[0, 1]) > 0.999
 
 
 def test_reverb_aligned_to_direct_path_and_power_rescaled(sources):
@@ -150,5 +187,8 @@ def test_reverb_aligned_to_direct_path_and_power_rescaled(sources):
 def test_zero_signal_and_short_noise_are_safe():
     silent = np.zeros(SR, dtype=np.float32)
     plan = {"additive": [{"path": "x", "offset": 0.0, "snr": 5, "loop": True}]}
+    out = augment.apply_plan(silent, plan, load=lambda path, n: np.ones(10))
+    assert np.all(out == 0)  # no speech power: nothing added, as in Kaldi
+    plan["additive"][0]["loop"] = False
     out = augment.apply_plan(silent, plan, load=lambda path, n: np.ones(10))
     assert np.all(out == 0)  # no speech power: nothing added, as in Kaldi

@@ -55,28 +55,56 @@ class Recorder:
         return self.inner(batch)
 
 
+def tf_extract_chunks(frames, max_frames=1000):
+    """The chunk lengths of the original's tf_extract.py, written from SPEC's formula."""
+    lengths = []
+    for i in range(1 + (frames - 25) // max_frames):
+        lengths.append(max_frames if (i + 1) * max_frames <= frames else frames - i * max_frames)
+    return lengths
+
+
 @pytest.mark.parametrize(
     ("frames", "lengths"),
-    [(1, [1]), (1000, [1000]), (1001, [501, 500]), (2500, [834, 833, 833]), (3000, [1000] * 3)],
+    [
+        (25, [25]),
+        (999, [999]),
+        (1000, [1000]),
+        (1024, [1000]),
+        (1025, [1000, 25]),
+        (2020, [1000, 1000]),
+        (2025, [1000, 1000, 25]),
+    ],
 )
-def test_chunks_are_near_equal_and_at_most_chunk_frames(frames, lengths):
+def test_chunks_follow_tf_extract(frames, lengths):
+    assert tf_extract_chunks(frames) == lengths
     bounds = chunk_bounds(frames, 1000)
     assert [end - start for start, end in bounds] == lengths
-    assert bounds[0][0] == 0 and bounds[-1][1] == frames
-    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    assert bounds[0][0] == 0 and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
 
 
-def test_2500_frames_give_length_weighted_average_of_chunk_embeddings():
+@pytest.mark.parametrize("frames", [0, 1, 24])
+def test_fewer_than_25_frames_is_an_error(frames):
+    # tf_extract.py gets zero chunks there and divides by zero; here the error names the utterance
+    with pytest.raises(ValueError, match="at least 25"):
+        chunk_bounds(frames)
+    feats = np.zeros((frames, BINS), dtype=np.float32)
+    with pytest.raises(ValueError, match=f"short: {frames} frames; embedding needs 25"):
+        embed_features([("short", feats)], TorchExtractor(MeanLinear(), BINS))
+
+
+@pytest.mark.parametrize("frames", [999, 1000, 1024, 1025, 2020, 2025, 2500])
+def test_embedding_is_length_weighted_average_of_kept_chunks(frames):
     torch.manual_seed(0)
     extractor = Recorder(TorchExtractor(LengthProbe(), BINS))
-    feats = np.random.default_rng(0).normal(size=(2500, BINS)).astype(np.float32)
+    feats = np.random.default_rng(frames).normal(size=(frames, BINS)).astype(np.float32)
     ids, emb = embed_features([("u", feats)], extractor)
     assert ids == ["u"]
-    assert sorted(s[1] for s in extractor.shapes) == [833, 834]  # two equal chunks batched
-    # length-weighted average of the chunks' lengths: sum(len^2) / total
-    assert emb[0, -1] == pytest.approx((834**2 + 2 * 833**2) / 2500)
-    # for a linear model, the length-weighted average is the whole-utterance embedding
-    whole = extractor.inner(feats[None])[0]
+    lengths = tf_extract_chunks(frames)
+    assert sorted(s[1] for s in extractor.shapes) == sorted(set(lengths))  # equal ones batched
+    # weighted by the kept chunks' lengths: sum(len^2) / sum(len)
+    assert emb[0, -1] == pytest.approx(sum(n * n for n in lengths) / sum(lengths))
+    # for a linear model that is the embedding of the kept frames (the short tail is dropped)
+    whole = extractor.inner(feats[None, : sum(lengths)])[0]
     np.testing.assert_allclose(emb[0, :-1], whole[:-1], rtol=1e-5, atol=1e-6)
 
 
@@ -205,7 +233,8 @@ def test_embed_manifest_of_a_feature_shard(tmp_path):
     embed_manifest(tmp_path / "shard0.jsonl.gz", extractor, tmp_path / "emb.npz")
     ids, emb = load_embeddings(tmp_path / "emb.npz")
     assert sorted(ids) == sorted(raw) and ids[0] == "id10001/vid/00001"  # shortest first
-    assert sorted(s[0] for s in extractor.shapes) == [1, 4]  # all four 650-frame chunks at once
+    # 1,300 frames give 1,000 + 300: both 1,000-frame chunks at once, both 300-frame ones too
+    assert sorted((s[1], s[0]) for s in extractor.shapes) == [(300, 2), (400, 1), (1000, 2)]
     for uid, row in zip(ids, emb, strict=True):
         stored = CutSet.from_cuts(cuts)[uid].load_features()  # lilcom-compressed values
         single = embed_features([(uid, sliding_cmn(stored, 300))], extractor)[1][0]

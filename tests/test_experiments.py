@@ -153,3 +153,10 @@ def test_checkpoints_of_other_settings_are_set_aside(tmp_path: Path) -> None:
     assert [p.name for p in ckpt.iterdir()] == ["settings.json"]
     (aside,) = tmp_path.glob("checkpoints.stale-*")
     assert (aside / "step000000030.pt").read_bytes() == b"weights"  # kept, not deleted
+
+
+def test_schema_methods_are_the_registry() -> None:
+    from voxsv.scoring_methods import METHODS
+
+    methods = load_schema(SCHEMA)["properties"]["scoring"]["properties"]["methods"]
+    assert methods["items"]["enum"] == list(METHODS)

@@ -1,15 +1,13 @@
-"""Result tables, the summary beside the published figures, and DET plots."""
+"""Result tables and the summary beside the published figures."""
 
 from __future__ import annotations
 
 import csv
 
-import matplotlib.image
 import numpy as np
 import pytest
 
-from voxsv.metrics import Metrics, det_curve
-from voxsv.plots import plot_det, plot_model_det, thin
+from voxsv.metrics import Metrics
 from voxsv.results import (
     ResultSource,
     evaluate_lists,
@@ -109,25 +107,3 @@ def test_bad_result_table_header(tmp_path):
 def test_unknown_trial_list_name(tmp_path):
     with pytest.raises(ValueError, match="unknown trial list name"):
         evaluate_lists({"Z": tmp_path / "z.txt"}, {})
-
-
-def test_det_plot_is_written(tmp_path):
-    runs = {}
-    for i, label in enumerate(["pretrain cosine, O", "lmft asnorm, O"]):
-        runs[label] = write_trials_and_scores(tmp_path, f"list{i}", i)
-    path = tmp_path / "plots" / "model_det.png"
-    plot_model_det(runs, path, "model")
-    image = matplotlib.image.imread(path)
-    assert image.shape[0] > 300 and image.shape[1] > 300
-    assert image[..., :3].std() > 0.05  # not a blank canvas
-
-
-def test_thin_keeps_ends_and_bounds_points(tmp_path):
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, 50_000)
-    fpr, fnr = det_curve(rng.normal(size=50_000) + labels, labels)
-    x, y = thin(fpr, fnr, n=500)
-    assert len(x) <= 500 and x[0] == fpr[0] and y[0] == fnr[0]
-    assert np.all(np.diff(x) >= 0) and np.all(np.diff(y) <= 0)
-    plot_det({"a": (fpr, fnr)}, tmp_path / "one.png", "one curve")  # 50,000 points thinned
-    assert (tmp_path / "one.png").stat().st_size > 0

@@ -28,7 +28,8 @@ def random_case(seed=0, n_utts=40, n_trials=300, dim=16):
     embeddings = rng.normal(size=(n_utts, dim)).astype(np.float32) * rng.uniform(
         0.5, 3.0, (n_utts, 1)
     )
-    a, b = rng.integers(0, n_utts, (2, n_trials))
+    pairs = rng.choice(n_utts * n_utts, n_trials, replace=False)  # each ordered pair once
+    a, b = pairs // n_utts, pairs % n_utts
     trials = Trials(
         labels=rng.integers(0, 2, n_trials).astype(np.int8),
         enroll=[ids[i] for i in a],
@@ -58,8 +59,8 @@ def test_asnorm_matches_direct_loop(top_k, monkeypatch):
     cohort = rng.normal(size=(12, emb.shape[1])).astype(np.float32)
     row = {u: i for i, u in enumerate(ids)}
 
-    def stats(x):
-        top = np.sort([cos(x, c) for c in cohort])[::-1][:top_k]
+    def stats(x):  # SPEC: dot products with the cohort vectors as stored (not normalised)
+        top = np.sort([np.dot(x / np.linalg.norm(x), c) for c in cohort])[::-1][:top_k]
         return np.mean(top), np.std(top)
 
     expected = []
@@ -206,3 +207,176 @@ def test_cohort_from_shards_and_sharded_scoring(tmp_path):
     save_embeddings(tmp_path / "c.npz", ids[24:25], emb[24:25])  # also in a.npz
     with pytest.raises(ValueError, match="1 id\\(s\\) appear in more than one"):
         merge_embeddings([tmp_path / "a.npz", tmp_path / "c.npz"])
+
+
+def asnorm_reference(emb, ids, trials, cohort, top_k):
+    """SPEC section 5 written out per trial: top-k dot products with the cohort as given."""
+    row = {u: i for i, u in enumerate(ids)}
+
+    def stats(x):
+        top = np.sort(cohort.astype(np.float64) @ (x / np.linalg.norm(x)))[::-1][:top_k]
+        return top.mean(), top.std()
+
+    out = []
+    for e, t in zip(trials.enroll, trials.test, strict=True):
+        x, y = emb[row[e]].astype(np.float64), emb[row[t]].astype(np.float64)
+        s = cos(x, y)
+        (m1, d1), (m2, d2) = stats(x), stats(y)
+        out.append(0.5 * ((s - m1) / d1 + (s - m2) / d2))
+    return np.array(out)
+
+
+def test_inconsistent_cohort_speaker_keeps_a_shorter_unnormalised_mean(tmp_path):
+    from voxsv.scoring import write_cohort
+
+    ids, emb, trials, rng = random_case(seed=3)
+    dim = emb.shape[1]
+    # cohort speaker c1: four nearly equal embeddings; c2: four unrelated ones; c3..c8 random
+    base = rng.normal(size=dim)
+    cohort_emb = [base * s + 0.01 * rng.normal(size=dim) for s in (1.0, 2.0, 0.5, 3.0)]
+    cohort_emb += list(rng.normal(size=(4 + 6 * 3, dim)))
+    speakers = ["c1"] * 4 + ["c2"] * 4 + [f"c{3 + i // 3}" for i in range(18)]
+    cohort_ids = [f"{spk}/v/{n:05d}.wav" for n, spk in enumerate(speakers)]
+    save_embeddings(tmp_path / "cohort_shard.npz", cohort_ids, np.array(cohort_emb, np.float32))
+    write_cohort([tmp_path / "cohort_shard.npz"], tmp_path / "cohort.npz")
+    names, cohort = load_embeddings(tmp_path / "cohort.npz")
+    lengths = dict(zip(names, np.linalg.norm(cohort, axis=1).tolist(), strict=True))
+    assert lengths["c1"] == pytest.approx(1.0, abs=1e-3)  # consistent: about unit length
+    assert lengths["c2"] < 0.8  # inconsistent: a shorter mean, kept as it is
+    # the reference: means of the normalised embeddings, written out here
+    unit = [np.asarray(v, np.float64) / np.linalg.norm(v) for v in cohort_emb]
+    means = np.array(
+        [np.mean([u for u, s in zip(unit, speakers, strict=True) if s == n], axis=0) for n in names]
+    )
+    np.testing.assert_allclose(cohort, means, rtol=1e-5, atol=1e-6)
+    expected = asnorm_reference(emb, ids, trials, means, top_k=3)
+    got = score_trials(trials, ids, emb, cohort, top_k=3)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def previous_case():
+    """The inputs that tests/data/scoring_previous_*.txt were scored from (by the scoring code
+    before the cohort-statistics rewrite; its cohort is of unit vectors, so normalising the
+    cohort or not gives the same scores)."""
+    rng = np.random.default_rng(2026)
+    n_utts, dim = 50, 16
+    ids = [f"id{1 + i % 7:05d}/vid{i:03d}/00001.wav" for i in range(n_utts)]
+    noise = rng.standard_normal((n_utts, dim))
+    emb = (noise * rng.uniform(0.5, 3.0, (n_utts, 1))).astype(np.float32)
+    cohort = rng.standard_normal((30, dim))
+    cohort = (cohort / np.linalg.norm(cohort, axis=1, keepdims=True)).astype(np.float32)
+    pairs = rng.choice(n_utts * n_utts, 400, replace=False)
+    labels = rng.integers(0, 2, 400)
+    rows = zip(labels, pairs // n_utts, pairs % n_utts, strict=True)
+    lines = "".join(f"{lab} {ids[e]} {ids[t]}\n" for lab, e, t in rows)
+    return ids, emb, cohort, lines
+
+
+@pytest.mark.parametrize("method", ["cosine", "asnorm"])
+def test_scores_equal_the_previous_implementation(tmp_path, method):
+    from pathlib import Path
+
+    ids, emb, cohort, lines = previous_case()
+    (tmp_path / "trials.txt").write_text(lines)
+    save_embeddings(tmp_path / "emb.npz", ids, emb)
+    save_embeddings(tmp_path / "cohort.npz", [f"s{i}" for i in range(len(cohort))], cohort)
+    args = ["score", "--trials", str(tmp_path / "trials.txt")]
+    args += ["--embeddings", str(tmp_path / "emb.npz"), "--out", str(tmp_path / "new.txt")]
+    if method == "asnorm":
+        args += ["--cohort", str(tmp_path / "cohort.npz"), "--top-k", "10"]
+    assert main(args) == 0
+    previous = Path(__file__).parent / "data" / f"scoring_previous_{method}.txt"
+    old = [line.split() for line in previous.read_text().splitlines()]
+    new = [line.split() for line in (tmp_path / "new.txt").read_text().splitlines()]
+    assert [row[:2] for row in new] == [row[:2] for row in old]
+    np.testing.assert_allclose(
+        [float(row[2]) for row in new], [float(row[2]) for row in old], rtol=1e-5, atol=1e-5
+    )
+
+
+def save_model(path, weight):
+    import torch
+
+    torch.save({"arch": "x", "head": {"weight": torch.from_numpy(weight)}}, path)
+
+
+def test_head_cohort_is_every_normalised_weight_vector(tmp_path):
+    from voxsv.scoring import head_cohort
+
+    rng = np.random.default_rng(4)
+    classes, subcenters, dim = 6, 2, 16
+    weight = rng.normal(size=(classes * subcenters, dim)).astype(np.float32) * 3
+    save_model(tmp_path / "model.pt", weight)
+    cohort = head_cohort(tmp_path / "model.pt")
+    # as export_projection_weight.py: every sub-centre of every class, each L2-normalised
+    np.testing.assert_allclose(
+        cohort, weight / np.linalg.norm(weight, axis=1, keepdims=True), rtol=1e-6
+    )
+    # the same vectors stored in the original's [K, D, C] layout
+    tf_layout = weight.reshape(classes, subcenters, dim).transpose(1, 2, 0).copy()
+    save_model(tmp_path / "tf.pt", tf_layout)
+    by_row = {tuple(np.round(r, 5)) for r in head_cohort(tmp_path / "tf.pt")}
+    assert by_row == {tuple(np.round(r, 5)) for r in cohort}
+    torch_free = tmp_path / "nohead.pt"
+    import torch
+
+    torch.save({"arch": "x"}, torch_free)
+    with pytest.raises(ValueError, match="nohead.pt: no classifier weights"):
+        head_cohort(torch_free)
+
+
+def test_asnorm_head_scores_match_the_reference(tmp_path):
+    ids, emb, trials, rng = random_case(seed=5)
+    weight = rng.normal(size=(10, emb.shape[1])).astype(np.float32) * 5
+    save_model(tmp_path / "model.pt", weight)
+    unit = weight / np.linalg.norm(weight, axis=1, keepdims=True)
+    expected = asnorm_reference(emb, ids, trials, unit, top_k=4)
+    trials_path = tmp_path / "trials.txt"
+    trials_path.write_text(
+        "".join(
+            f"{lab} {e} {t}\n"
+            for lab, e, t in zip(trials.labels, trials.enroll, trials.test, strict=True)
+        )
+    )
+    save_embeddings(tmp_path / "emb.npz", ids, emb)
+    args = ["score", "--trials", str(trials_path), "--embeddings", str(tmp_path / "emb.npz")]
+    args += ["--head-cohort", str(tmp_path / "model.pt"), "--top-k", "4"]
+    assert main([*args, "--out", str(tmp_path / "as.txt")]) == 0
+    np.testing.assert_allclose(
+        read_scores(tmp_path / "as.txt", trials), expected, rtol=1e-4, atol=1e-4
+    )
+
+
+def test_stored_stats_give_the_same_scores_for_every_trial_list(tmp_path):
+    from voxsv.scoring import load_stats, save_stats, utterance_stats
+
+    ids, emb, trials, rng = random_case(seed=6)
+    cohort = rng.normal(size=(15, emb.shape[1])).astype(np.float32)
+    save_stats(tmp_path / "stats.npz", utterance_stats(ids, emb, cohort, top_k=5))
+    stats = load_stats(tmp_path / "stats.npz")
+    assert (stats.top_k, stats.cohort_size, stats.ids) == (5, 15, ids)
+    direct = score_trials(trials, ids, emb, cohort, top_k=5)
+    np.testing.assert_allclose(
+        score_trials(trials, ids, emb, stats=stats), direct, rtol=1e-5, atol=1e-5
+    )
+    half = Trials(trials.labels[:100], trials.enroll[:100], trials.test[:100])
+    np.testing.assert_allclose(
+        score_trials(half, ids, emb, stats=stats), direct[:100], rtol=1e-5, atol=1e-5
+    )
+    short = type(stats)(stats.ids[1:], stats.mean[1:], stats.std[1:], 5, 15)
+    wanted = [u for u in ids if u in set(trials.enroll) | set(trials.test)]
+    if ids[0] in wanted:
+        with pytest.raises(MissingEmbeddingError, match="no cohort statistics"):
+            score_trials(trials, ids, emb, stats=short)
+
+
+def test_registry_names_the_inputs_of_each_method():
+    from voxsv import scoring_methods as sm
+
+    assert sm.score_inputs("cosine") == ("embeddings",)
+    assert sm.stats_inputs("cosine") == ()
+    assert sm.score_inputs("asnorm") == ("embeddings", "cohort_stats")
+    assert sm.stats_inputs("asnorm") == ("embeddings", "cohort_embeddings")
+    assert sm.stats_inputs("asnorm_head") == ("embeddings", "head_weights")
+    with pytest.raises(ValueError, match="unknown scoring method 'plda'"):
+        sm.get_method("plda")

@@ -56,3 +56,69 @@ def test_utterance_id_strips_audio_suffix():
     assert utterance_id("id10001/1zcIwhmdeo4/00001.wav") == "id10001/1zcIwhmdeo4/00001"
     assert utterance_id("id00012/21Uxsk56VDQ/00001.m4a") == "id00012/21Uxsk56VDQ/00001"
     assert utterance_id("id10001/vid/00001") == "id10001/vid/00001"
+
+
+def test_a_pair_listed_twice_counts_once_and_order_matters(tmp_path):
+    # eer_minDCF.py keys trials by the ordered tuple (utt1, utt2): a repeat overwrites itself
+    path = tmp_path / "trials.txt"
+    path.write_text("1 a.wav b.wav\n0 a.wav c.wav\n1 a.wav b.wav\n\n0 c.wav a.wav\n0 a.wav c.wav\n")
+    trials = read_trials(path)
+    assert list(zip(trials.labels.tolist(), trials.enroll, trials.test, strict=True)) == [
+        (1, "a.wav", "b.wav"),
+        (0, "a.wav", "c.wav"),
+        (0, "c.wav", "a.wav"),
+    ]
+
+
+def test_a_pair_listed_with_two_labels_names_both_lines(tmp_path):
+    path = tmp_path / "trials.txt"
+    path.write_text("1 a.wav b.wav\n\n0 a.wav c.wav\n0 a.wav b.wav\n")
+    message = r"trials.txt:1 and line 4: the pair a.wav b.wav .* labels 1 and 0"
+    with pytest.raises(TrialsError, match=message):
+        read_trials(path)
+
+
+def test_metrics_use_each_pair_once(tmp_path, capsys):
+    from voxsv.cli import main
+
+    trials, scores = tmp_path / "trials.txt", tmp_path / "scores.txt"
+    trials.write_text("1 a b\n0 a c\n0 b c\n0 a c\n0 a c\n")
+    scores.write_text("a b 0.9\na c 0.95\nb c 0.1\n")
+    # distinct pairs: target 0.9, non-targets 0.95 and 0.1 -> EER 50 % over 3 trials; counting
+    # the repeated non-target three times would give 75 % over 5
+    assert main(["eer", "--trials", str(trials), "--scores", str(scores)]) == 0
+    printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert (printed["eer_pct"], printed["n_trials"]) == ("50.0000", "3")
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_coded_utterances_map_back_to_the_paths(tmp_path, monkeypatch, collide):
+    from voxsv import trials as trials_module
+
+    if collide:  # a hash collision falls back to a dict: same result
+        monkeypatch.setattr(trials_module, "_hash_codes", lambda words: None)
+    path = tmp_path / "trials.txt"
+    utts = [f"id{i % 7:05d}/vid{i}/{i:05d}.wav" for i in range(40)] + ["é/x.wav"]
+    rng = np.random.default_rng(0)
+    rows = {(utts[a], utts[b]): int(a % 7 == b % 7) for a, b in rng.integers(0, 41, (200, 2))}
+    path.write_text("".join(f"{lab} {e} {t}\n" for (e, t), lab in rows.items()))
+    trials = read_trials(path)
+    names, enroll, test = trials.coded
+    assert len(names) == len(set(names)) == len(set(trials.enroll) | set(trials.test))
+    assert [names[i] for i in enroll] == trials.enroll
+    assert [names[i] for i in test] == trials.test
+
+
+def test_a_non_ascii_space_is_part_of_a_path(tmp_path):
+    # fields are separated by ASCII whitespace only (str.split() would also split at U+00A0)
+    path = tmp_path / "trials.txt"
+    path.write_text("1 a\u00a0x.wav b.wav\n0 a\u00a0x.wav c.wav\n", encoding="utf-8")
+    trials = read_trials(path)
+    assert trials.enroll == ["a\u00a0x.wav", "a\u00a0x.wav"] and trials.test == ["b.wav", "c.wav"]
+    names, enroll, _ = trials.coded
+    assert [names[i] for i in enroll] == trials.enroll
+    from voxsv.scoring import read_scores
+
+    scores = tmp_path / "scores.txt"
+    scores.write_text("a\u00a0x.wav b.wav 0.5\na\u00a0x.wav c.wav 0.25\n", encoding="utf-8")
+    assert read_scores(scores, trials).tolist() == [0.5, 0.25]

@@ -23,6 +23,7 @@ ONNX = "exp/{alias}/{stage}/model.onnx"
 EMBEDDINGS = "exp/{alias}/{stage}/embeddings/{part}/shard{shard}.npz"
 COHORT = "exp/{alias}/{stage}/embeddings/cohort.npz"
 SCORES = "exp/{alias}/{stage}/scores/{scoring}_{trials}.txt"
+STATS = "exp/{alias}/{stage}/scores/{scoring}_stats.npz"  # AS-norm cohort statistics
 RESULT = "results/{alias}_{stage}_{scoring}.tsv"
 DET = "results/det/{alias}.png"
 SUMMARY = ("results/summary.tsv", "results/summary.md")

@@ -7,9 +7,14 @@ not depend on sharding or order, and a rerun gives the same copies.
 
 The mixing is written here, not taken from lhotse's MixedCut: lhotse's SNR is relative to the
 whole first track's energy and it has no Kaldi reverb. SPEC's (and Kaldi wav-reverberate's)
-definitions are: SNR = power of the whole clean utterance / power of the added signal over the
-span it covers; reverb = convolve, align to the direct path (the RIR's peak), rescale to the
-input's power. The result is rounded to 16-bit PCM (with clipping), as Kaldi's pipes wrote it.
+definitions: SNR = power of the whole clean utterance / power of the noise signal as
+wav-reverberate receives it, i.e. a foreground noise's whole file (even where the utterance
+ends first and only its head is added) and a background signal after it is looped or cut to
+the utterance's length (the recipe's `wav-reverberate --duration` pipe); reverb = convolve,
+align to the direct path (the RIR's peak). Every copy, reverb and additive alike, is then
+rescaled so that its power equals the clean input's (`--normalize-output=true`, Kaldi's
+default), measured over the output actually written. The result is rounded to 16-bit PCM (with
+clipping), as Kaldi's pipes wrote it.
 """
 
 from __future__ import annotations
@@ -138,8 +143,8 @@ def source_sets(manifests: Mapping[str, str | os.PathLike]) -> dict[str, list]:
     return {name: list(RecordingSet.from_file(path)) for name, path in manifests.items()}
 
 
-def read_head(path: str | os.PathLike, num_samples: int) -> np.ndarray:
-    """The first `num_samples` samples (fewer if shorter) of a 16 kHz mono file.
+def read_head(path: str | os.PathLike, num_samples: int | None) -> np.ndarray:
+    """The first `num_samples` samples (fewer if shorter; None: all) of a 16 kHz mono file.
 
     MUSAN music and speech files run for minutes; reading only the needed head keeps
     augmentation cost in proportion to the utterance, not to the noise file.
@@ -153,7 +158,8 @@ def read_head(path: str | os.PathLike, num_samples: int) -> np.ndarray:
                 raise AudioError(
                     f"{path}: {f.samplerate} Hz, {f.channels} channel(s); expected 16 kHz mono"
                 )
-            samples = f.read(min(num_samples, f.frames), dtype="float32")
+            wanted = f.frames if num_samples is None else min(num_samples, f.frames)
+            samples = f.read(wanted, dtype="float32")
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AudioError(f"{path}: not readable audio ({err})") from err
     if samples.size == 0:
@@ -168,23 +174,31 @@ def fft_convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     return np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h, size), size)[:n]
 
 
+def match_power(y: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """`y` rescaled so that its power (mean square) equals `reference`'s (Kaldi's
+    `--normalize-output`); a silent `y` is returned as it is."""
+    power = np.dot(y, y) / len(y)
+    if power == 0:
+        return y
+    return y * np.sqrt((np.dot(reference, reference) / len(reference)) / power)
+
+
 def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
     """Kaldi wav-reverberate: convolve, shift to the RIR's peak (direct path), keep power."""
     x = np.asarray(x, dtype=np.float64)
     rir = np.asarray(rir, dtype=np.float64)
-    power_before = np.dot(x, x) / len(x)
     shift = int(np.argmax(rir))  # Kaldi: rir.Max(&shift_index), the largest value
-    y = fft_convolve(x, rir)[shift : shift + len(x)]
-    power_after = np.dot(y, y) / len(y)
-    if power_after > 0:
-        y *= np.sqrt(power_before / power_after)
-    return y
+    return match_power(fft_convolve(x, rir)[shift : shift + len(x)], x)
 
 
 def scaled_tracks(
-    x: np.ndarray, tracks: Sequence[Mapping], load: Callable[[str, int], np.ndarray]
+    x: np.ndarray, tracks: Sequence[Mapping], load: Callable[[str, int | None], np.ndarray]
 ) -> list[tuple[int, np.ndarray]]:
-    """(start sample, scaled signal) of each additive track of a plan, cut to the utterance."""
+    """(start sample, scaled signal) of each additive track of a plan, cut to the utterance.
+
+    A foreground noise's power is that of its whole file; a background signal's that of the
+    signal looped or cut to the utterance (see the module docstring).
+    """
     x = np.asarray(x, dtype=np.float64)
     speech_power = np.dot(x, x) / len(x)
     out = []
@@ -193,13 +207,15 @@ def scaled_tracks(
         span = len(x) - start
         if span <= 0:
             continue
-        signal = np.asarray(load(track["path"], span), dtype=np.float64)
         if track["loop"]:
+            signal = np.asarray(load(track["path"], span), dtype=np.float64)
             signal = np.resize(signal, span)  # looped from its start, as `--duration` does
+        else:
+            signal = np.asarray(load(track["path"], None), dtype=np.float64)
         power = np.dot(signal, signal) / len(signal)
         if power > 0:
             scale = np.sqrt(speech_power / (power * 10.0 ** (track["snr"] / 10.0)))
-            out.append((start, scale * signal))
+            out.append((start, scale * signal[:span]))
     return out
 
 
@@ -209,12 +225,13 @@ def to_pcm16(y: np.ndarray) -> np.ndarray:
 
 
 def apply_plan(
-    x: np.ndarray, plan: Mapping, load: Callable[[str, int], np.ndarray] = read_head
+    x: np.ndarray, plan: Mapping, load: Callable[[str, int | None], np.ndarray] = read_head
 ) -> np.ndarray:
-    """The augmented copy of clean samples `x` (float in [-1, 1]) under `plan`."""
+    """The augmented copy of clean samples `x` (float in [-1, 1]) under `plan`, at `x`'s power."""
     if "rir" in plan:
         return to_pcm16(reverberate(x, read_audio(plan["rir"]["path"])))
-    y = np.asarray(x, dtype=np.float64).copy()
+    x = np.asarray(x, dtype=np.float64)
+    y = x.copy()
     for start, signal in scaled_tracks(x, plan["additive"], load):
         y[start : start + len(signal)] += signal
-    return to_pcm16(y)
+    return to_pcm16(match_power(y, x))

@@ -1,12 +1,13 @@
 """Utterance embeddings (SPEC section 5): whole utterance after sliding CMN, cut into chunks of
 at most `chunk_frames` frames, embedding = chunk embeddings averaged with chunk-length weights.
 
-Chunking: an utterance of T frames is cut into n = ceil(T / chunk_frames) consecutive chunks of
-near-equal length (as numpy.array_split: lengths differ by at most one frame, the longer ones
-first). SPEC fixes only "at most 1,000 frames, length-weighted"; near-equal chunks avoid a tiny
-tail chunk (a 1,001-frame utterance gives 501 + 500 frames, not 1,000 + 1), whose pooled
-statistics would be meaningless. Chunks of equal length from different utterances are stacked
-into one batch; no padding is ever used, so a batched embedding equals the one-at-a-time one.
+Chunking is the original's `tf_extract.py`: num_chunks = 1 + (T - 25) // chunk_frames; chunk i
+covers [chunk_frames * i, min(chunk_frames * (i + 1), T)), so a tail shorter than 25 frames is
+dropped (T = 2,020 gives two 1,000-frame chunks) and the weights are the kept chunks' lengths.
+The original assumes at least 25 frames (fewer gives no chunk and a division by zero there);
+here a shorter utterance is an error naming it. Chunks of equal length from different
+utterances are stacked into one batch; no padding is ever used, so a batched embedding equals
+the one-at-a-time one.
 
 The extractor is a torch module or an ONNX model (onnxruntime), behind `Extractor`.
 """
@@ -14,7 +15,6 @@ The extractor is a torch module or an ONNX model (onnxruntime), behind `Extracto
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 CHUNK_FRAMES = 1000
+MIN_FRAMES = 25  # tf_extract.py: the shortest input, and the shortest tail chunk kept
 BATCH_SIZE = 64
 WINDOW = 512  # utterances whose chunks are grouped by length at once
 
@@ -96,13 +97,13 @@ def load_extractor(path: str | os.PathLike, device: str = "cpu") -> Extractor:
 
 
 def chunk_bounds(num_frames: int, chunk_frames: int = CHUNK_FRAMES) -> list[tuple[int, int]]:
-    """[start, end) of the near-equal chunks of an utterance (see the module docstring)."""
-    if num_frames < 1:
-        raise ValueError(f"cannot embed an utterance of {num_frames} frames")
-    n = math.ceil(num_frames / chunk_frames)
-    size, extra = divmod(num_frames, n)
-    ends = np.cumsum([size + 1] * extra + [size] * (n - extra)).tolist()
-    return list(zip([0, *ends[:-1]], ends, strict=True))
+    """[start, end) of the chunks of an utterance, as the original's tf_extract.py cuts them."""
+    if num_frames < MIN_FRAMES:
+        raise ValueError(
+            f"cannot embed an utterance of {num_frames} frames (at least {MIN_FRAMES} needed)"
+        )
+    n = 1 + (num_frames - MIN_FRAMES) // chunk_frames
+    return [(i * chunk_frames, min((i + 1) * chunk_frames, num_frames)) for i in range(n)]
 
 
 def _embed_window(
@@ -122,7 +123,8 @@ def _embed_window(
             if sums is None:
                 sums = np.zeros((len(items), out.shape[1]))
             np.add.at(sums, [n for n, _ in group], length * out)
-    lengths = np.array([len(feats) for _, feats in items], dtype=np.float64)
+    kept = [chunk_bounds(len(feats), chunk_frames) for _, feats in items]
+    lengths = np.array([bounds[-1][1] - bounds[0][0] for bounds in kept], dtype=np.float64)
     return (sums / lengths[:, None]).astype(np.float32)
 
 
@@ -143,6 +145,8 @@ def embed_features(
                     f"{uid}: features of shape {feats.shape}, the model takes "
                     f"{extractor.num_mel_bins} mel bins"
                 )
+            if len(feats) < MIN_FRAMES:
+                raise ValueError(f"{uid}: {len(feats)} frames; embedding needs {MIN_FRAMES}")
         ids.extend(uid for uid, _ in block)
         parts.append(_embed_window(block, extractor, chunk_frames, batch_size))
     if not parts:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voxsv.configuration import describe, processes, stage_errors, without_run_keys
+from voxsv.scoring_methods import get_method
 
 TRAIN_STAGES = ("pretrain", "lmft")
 TRAIN_SETS = {"vox2_dev": "vox2dev", "vox1_dev": "vox1dev"}  # training set -> feature corpus
@@ -114,7 +115,8 @@ def _scoring_errors(config: Mapping[str, Any], alias: str, spec: Mapping[str, An
     scoring = deep_merge(config["scoring"], own)
     cohort = config["corpus"].get("vox2_speakers") if config["corpus"]["generate"] else None
     built = alias in config["default_models"]
-    if built and cohort and "asnorm" in scoring["methods"] and scoring["top_k"] > cohort:
+    normalised = any(get_method(m).normalised for m in scoring["methods"])
+    if built and cohort and normalised and scoring["top_k"] > cohort:
         source = where if "top_k" in own else "scoring"
         return [f"config {source}.top_k: {scoring['top_k']} is above the cohort size "
                 f"(corpus.vox2_speakers: {cohort})"]

@@ -41,7 +41,7 @@ class ResultSource:
     model: str  # the published model name (arch + head suffix), else the arch
     train_data: str  # vox2_dev_aug | vox1_dev_aug | ..._clean
     stage: str  # pretrain | lmft
-    scoring: str  # cosine | asnorm
+    scoring: str  # a voxsv.scoring_methods name (cosine, asnorm, asnorm_head)
     num_mel_bins: int
 
     @property
@@ -104,6 +104,13 @@ def reference_row(
         if tuple(r[k] for k in ROW_KEY) == key
     ]
     return rows[0] if rows else None
+
+
+def published_eer(key: tuple[str, ...], trial_list: str) -> float | None:
+    """The published EER (%) of a row on one trial list, if any."""
+    row = reference_row(key) or {}
+    value = row.get(REFERENCE_COLUMNS[trial_list][0])
+    return float(value) if value else None
 
 
 def experiment_sources(experiments: Sequence[Any]) -> list[ResultSource]:

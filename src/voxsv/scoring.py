@@ -5,10 +5,16 @@ of test embeddings are utterance paths as trial lists write them (`id10001/vid/0
 cut ids (the same without the suffix): trials and embeddings are joined on
 `voxsv.trials.utterance_id` of both. A cohort file holds one row per speaker (ids = speaker ids).
 
-AS-norm needs, per test utterance, the mean and std of its top-k cosine scores against the
-cohort. These are computed once per utterance (not per trial) from an N x C score matrix built
-in row chunks, so VoxCeleb1-E (153,516 utterances, 5,994 cohort speakers) takes seconds and a
-few hundred MB.
+AS-norm (SPEC section 5) needs, per test utterance, the mean and population std of its top-k
+scores against the cohort vectors: the dot products of its L2-normalised embedding with the
+cohort vectors as stored (per-speaker means of normalised embeddings, NOT normalised again, or
+the classifier's normalised weight vectors). These statistics are computed once per utterance
+(not per trial), in row blocks of a preallocated float32 buffer: one BLAS product, then an
+in-place partial partition that moves the top k to the end of each row (no full sort, as the
+original's snorm.py does), so VoxCeleb1-E (153,516 utterances, 5,994 cohort vectors) takes about
+as long as the product itself and memory stays at one block. They can be stored
+(`save_stats`) and shared by every trial list of a model. Only numpy is imported here: `voxsv
+score` and `voxsv eer` start without torch.
 """
 
 from __future__ import annotations
@@ -17,18 +23,21 @@ import argparse
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from voxsv.atomic import atomic_path
-from voxsv.trials import Trials, field_counts, read_trials, utterance_id
+from voxsv.trials import Trials, field_counts, read_trials, split_fields, utterance_id
 
 log = logging.getLogger(__name__)
 
-ROW_CHUNK = 8192  # rows of the utterance x cohort score matrix held at once (~200 MB at C=5,994)
-TRIAL_CHUNK = 65536  # trials whose embedding pairs are gathered at once
+ROW_CHUNK = 4096  # rows of the utterance x cohort score matrix held at once (98 MB at C=5,994)
+STATS_THREADS = 8  # at most this many threads pick each block's top-k scores
+TRIAL_CHUNK = 4096  # trials whose embedding pairs are gathered at once (cache-sized)
 SHOW_MISSING = 5  # how many missing ids an error message lists
 
 
@@ -40,11 +49,12 @@ class MissingEmbeddingError(ValueError):
     """Trials name utterances that have no embedding (the message counts and lists some)."""
 
 
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (float32); zero rows stay zero."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, np.finfo(np.float32).tiny)
+def l2_normalise(x: np.ndarray, copy: bool = True) -> np.ndarray:
+    """Rows scaled to unit length (float32); zero rows stay zero. `copy=False` scales a float32
+    array in place (no second array of its size)."""
+    x = np.array(x, dtype=np.float32) if copy else np.asarray(x, dtype=np.float32)
+    x /= np.maximum(np.sqrt(np.einsum("ij,ij->i", x, x))[:, None], np.finfo(np.float32).tiny)
+    return x
 
 
 def save_embeddings(path: str | os.PathLike, ids: Sequence[str], embeddings: np.ndarray) -> None:
@@ -93,6 +103,8 @@ def cohort_means(
 def merge_embeddings(paths: Sequence[str | os.PathLike]) -> tuple[list[str], np.ndarray]:
     """The stores of several shards as one (ids in shard order); a repeated id is an error."""
     parts = [load_embeddings(p) for p in paths]
+    if len(parts) == 1:
+        return parts[0]
     ids = [i for part_ids, _ in parts for i in part_ids]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{len(ids) - len(set(ids))} id(s) appear in more than one of {paths}")
@@ -110,19 +122,23 @@ def write_cohort(
 
 def trial_rows(trials: Trials, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Row of each trial's enrollment and test utterance in `ids`; fails naming missing ones."""
-    row = {utterance_id(i): n for n, i in enumerate(ids)}
-    if len(row) != len(ids):
-        raise ValueError(f"{len(ids) - len(row)} embedding id(s) repeat an utterance id")
-    key = {u: row.get(utterance_id(u), -1) for u in set(trials.enroll).union(trials.test)}
-    missing = sorted(u for u, n in key.items() if n < 0)
+    row = {i: n for n, i in enumerate(ids)}
+    names, enroll, test = trials.coded
+    name_rows = np.fromiter(map(row.get, names, repeat(-1)), np.int64, len(names))
+    if np.any(name_rows < 0):  # ids written differently (cut ids): join on utterance ids
+        by_utterance = {utterance_id(i): n for n, i in enumerate(ids)}
+        if len(by_utterance) != len(ids):
+            raise ValueError(
+                f"{len(ids) - len(by_utterance)} embedding id(s) repeat an utterance id"
+            )
+        name_rows = np.array([by_utterance.get(utterance_id(u), -1) for u in names], np.int64)
+    missing = sorted(names[n] for n in np.flatnonzero(name_rows < 0))
     if missing:
         shown = ", ".join(missing[:SHOW_MISSING])
         raise MissingEmbeddingError(
             f"{len(missing)} utterance(s) named in the trials have no embedding, e.g. {shown}"
         )
-    enroll = np.fromiter((key[u] for u in trials.enroll), dtype=np.int64, count=len(trials))
-    test = np.fromiter((key[u] for u in trials.test), dtype=np.int64, count=len(trials))
-    return enroll, test
+    return name_rows[enroll], name_rows[test]
 
 
 def pair_dots(embeddings: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
@@ -135,25 +151,129 @@ def pair_dots(embeddings: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) ->
     return out
 
 
+def head_cohort(path: str | os.PathLike) -> np.ndarray:
+    """The classifier's weight vectors in a model.pt, L2-normalised: the second AS-norm cohort.
+
+    A sub-centre head contributes each of its K vectors per class as its own cohort vector, as
+    the original's export_projection_weight.py reshapes its [K, D, C] weight to K*C rows. The
+    weight is read as voxsv.heads stores it (C*K x D rows) or in that [K, D, C] layout.
+    """
+    import torch  # reading a checkpoint needs torch; scoring itself does not
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    weight = state.get("head", {}).get("weight") if isinstance(state, dict) else None
+    if weight is None:
+        raise ValueError(f"{path}: no classifier weights (key head.weight) in the checkpoint")
+    weight = weight.float().numpy()
+    if weight.ndim == 3:
+        weight = np.swapaxes(weight, 1, 2).reshape(-1, weight.shape[1])
+    if weight.ndim != 2:
+        raise ValueError(f"{path}: head.weight has shape {weight.shape}; expected 2 or 3 dims")
+    return l2_normalise(weight)
+
+
 def cohort_stats(
-    embeddings: np.ndarray, cohort: np.ndarray, top_k: int
+    embeddings: np.ndarray, cohort: np.ndarray, top_k: int, normalised: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and population std of each row's top-k cosine scores against the cohort."""
+    """Mean and population std of each row's top-k scores against the cohort vectors as given.
+
+    Rows of `embeddings` are L2-normalised here unless `normalised` says they are; the cohort
+    is used as stored (not normalised).
+    """
     if top_k > len(cohort):
         log.warning("top_k %d exceeds the cohort size; using all %d", top_k, len(cohort))
         top_k = len(cohort)
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
-    cohort_t = torch.from_numpy(l2_normalise(cohort)).T.contiguous()
+    cohort_t = np.ascontiguousarray(np.asarray(cohort, dtype=np.float32).T)
+    kth = cohort_t.shape[1] - top_k
     mean = np.empty(len(embeddings), dtype=np.float64)
     std = np.empty(len(embeddings), dtype=np.float64)
-    with torch.inference_mode():
+    buffer = np.empty((min(ROW_CHUNK, len(embeddings)), cohort_t.shape[1]), dtype=np.float32)
+
+    def top_stats(lo: int, block: np.ndarray) -> None:
+        block.partition(kth, axis=1)  # the k largest to the last k columns, in place
+        top = block[:, kth:]
+        mean[lo : lo + len(block)] = top.mean(axis=1, dtype=np.float64)
+        std[lo : lo + len(block)] = top.std(axis=1, dtype=np.float64)
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = min(STATS_THREADS, cpus or 1)
+    with ThreadPoolExecutor(threads) as pool:  # numpy's partition runs without the GIL
         for lo in range(0, len(embeddings), ROW_CHUNK):
-            chunk = torch.from_numpy(l2_normalise(embeddings[lo : lo + ROW_CHUNK]))
-            top = torch.topk(chunk @ cohort_t, top_k, dim=1, sorted=False).values.double()
-            mean[lo : lo + len(chunk)] = top.mean(dim=1).numpy()
-            std[lo : lo + len(chunk)] = top.std(dim=1, correction=0).numpy()
+            rows = embeddings[lo : lo + ROW_CHUNK]
+            rows = rows if normalised else l2_normalise(rows)
+            block = buffer[: len(rows)]
+            np.matmul(rows, cohort_t, out=block)
+            step = -(-len(rows) // threads)
+            parts = [(lo + a, block[a : a + step]) for a in range(0, len(rows), step)]
+            list(pool.map(lambda part: top_stats(*part), parts))
     return mean, std
+
+
+@dataclass(frozen=True)
+class CohortStats:
+    """Per-utterance AS-norm statistics of one model, stage and method (shared by trial lists)."""
+
+    ids: list[str]
+    mean: np.ndarray  # float64, one per id
+    std: np.ndarray
+    top_k: int
+    cohort_size: int
+
+    def lookup(self, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) of utterances `ids`, joined on utterance ids; missing ones are an error."""
+        row = {utterance_id(i): n for n, i in enumerate(self.ids)}
+        index = np.fromiter((row.get(utterance_id(i), -1) for i in ids), np.int64, len(ids))
+        missing = [ids[n] for n in np.flatnonzero(index < 0)[:SHOW_MISSING]]
+        if missing:
+            raise MissingEmbeddingError(
+                f"{np.count_nonzero(index < 0)} utterance(s) named in the trials have no cohort "
+                f"statistics, e.g. {', '.join(missing)}"
+            )
+        return self.mean[index], self.std[index]
+
+
+def utterance_stats(
+    ids: Sequence[str], embeddings: np.ndarray, cohort: np.ndarray, top_k: int
+) -> CohortStats:
+    """AS-norm statistics of every embedding against `cohort` (see `cohort_stats`)."""
+    mean, std = cohort_stats(embeddings, cohort, top_k)
+    return CohortStats(list(ids), mean, std, min(top_k, len(cohort)), len(cohort))
+
+
+def save_stats(path: str | os.PathLike, stats: CohortStats) -> None:
+    """Write cohort statistics (`ids`, `mean`, `std`, `top_k`, `cohort_size`) atomically."""
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(
+            tmp,
+            ids=np.array(stats.ids, dtype=str),
+            mean=stats.mean,
+            std=stats.std,
+            top_k=stats.top_k,
+            cohort_size=stats.cohort_size,
+        )
+
+
+def load_stats(path: str | os.PathLike) -> CohortStats:
+    """Read cohort statistics written by `save_stats`; a missing key or bad shape is an error."""
+    keys = {"ids", "mean", "std", "top_k", "cohort_size"}
+    with np.load(path, allow_pickle=False) as store:
+        missing = keys - set(store.files)
+        if missing:
+            raise ValueError(f"{path}: cohort statistics lack {sorted(missing)}")
+        stats = CohortStats(
+            store["ids"].tolist(),
+            store["mean"],
+            store["std"],
+            int(store["top_k"]),
+            int(store["cohort_size"]),
+        )
+    if not len(stats.ids) == len(stats.mean) == len(stats.std):
+        raise ValueError(
+            f"{path}: {len(stats.ids)} ids, {len(stats.mean)} means, {len(stats.std)} stds"
+        )
+    return stats
 
 
 def score_trials(
@@ -162,16 +282,20 @@ def score_trials(
     embeddings: np.ndarray,
     cohort: np.ndarray | None = None,
     top_k: int = 400,
+    stats: CohortStats | None = None,
 ) -> np.ndarray:
-    """Cosine scores of the trials, AS-norm'ed against `cohort` (C x D means) when given."""
+    """Cosine scores of the trials; AS-norm'ed by precomputed `stats`, or against `cohort`."""
     enroll, test = trial_rows(trials, ids)
     used, inverse = np.unique(np.concatenate([enroll, test]), return_inverse=True)
-    normed = l2_normalise(embeddings[used])
+    normed = l2_normalise(np.asarray(embeddings, dtype=np.float32)[used], copy=False)
     enroll, test = inverse[: len(trials)], inverse[len(trials) :]
     scores = pair_dots(normed, enroll, test).astype(np.float64)
-    if cohort is None:
+    if stats is not None:
+        mean, std = stats.lookup([ids[n] for n in used])
+    elif cohort is not None:
+        mean, std = cohort_stats(normed, cohort, top_k, normalised=True)
+    else:
         return scores
-    mean, std = cohort_stats(normed, cohort, top_k)
     std = np.maximum(std, np.finfo(np.float32).eps)
     return 0.5 * ((scores - mean[enroll]) / std[enroll] + (scores - mean[test]) / std[test])
 
@@ -180,8 +304,8 @@ def write_scores(path: str | os.PathLike, trials: Trials, scores: np.ndarray) ->
     """Write `<enroll> <test> <score>` lines in trial order, atomically."""
     if len(scores) != len(trials):
         raise ValueError(f"{len(scores)} scores for {len(trials)} trials")
-    rows = zip(trials.enroll, trials.test, scores.tolist(), strict=True)
-    text = "".join(f"{e} {t} {s:.9g}\n" for e, t, s in rows)
+    values = map("%.9g".__mod__, scores.tolist())
+    text = "\n".join(map(" ".join, zip(trials.enroll, trials.test, values, strict=True))) + "\n"
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 
@@ -197,7 +321,7 @@ def read_scores(path: str | os.PathLike, trials: Trials) -> np.ndarray:
             f"{path}:{bad[0] + 1}: expected 3 fields `<enroll> <test> <score>`, "
             f"found {counts[bad[0]]}"
         )
-    tokens = raw.decode("utf-8").split()
+    tokens = split_fields(raw, raw.decode("utf-8"), counts)
     try:
         values = np.array(tokens[2::3], dtype=np.float64)
     except ValueError as err:
@@ -241,21 +365,34 @@ def _join_scores(
 
 
 def _run(args: argparse.Namespace) -> int:
+    from voxsv.scoring_methods import COHORT_EMBEDDINGS, HEAD_WEIGHTS, load_cohort
+
     trials = read_trials(args.trials)
     ids, embeddings = merge_embeddings(args.embeddings)
-    cohort = load_embeddings(args.cohort)[1] if args.cohort else None
-    write_scores(args.out, trials, score_trials(trials, ids, embeddings, cohort, args.top_k))
+    stats = load_stats(args.stats) if args.stats else None
+    cohort = None
+    if args.cohort:
+        cohort = load_cohort(COHORT_EMBEDDINGS, args.cohort)
+    elif args.head_cohort:
+        cohort = load_cohort(HEAD_WEIGHTS, args.head_cohort)
+    scores = score_trials(trials, ids, embeddings, cohort, args.top_k, stats)
+    write_scores(args.out, trials, scores)
     return 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """`voxsv score`: cosine (or AS-norm with --cohort) scores of a trial list."""
+    """`voxsv score`: cosine (or AS-norm with a cohort or its statistics) scores of a trial list."""
     parser = subparsers.add_parser("score", help="score a trial list from stored embeddings")
     parser.add_argument("--trials", required=True, help="trial list `<0|1> <enroll> <test>`")
     parser.add_argument(
         "--embeddings", required=True, nargs="+", help="embeddings .npz of the utterances (shards)"
     )
-    parser.add_argument("--cohort", help="cohort .npz (per-speaker means): AS-norm scores")
+    norm = parser.add_mutually_exclusive_group()
+    norm.add_argument("--cohort", help="cohort .npz (per-speaker means): AS-norm scores")
+    norm.add_argument(
+        "--head-cohort", help="model.pt whose classifier weight vectors are the AS-norm cohort"
+    )
+    norm.add_argument("--stats", help="precomputed AS-norm cohort statistics .npz")
     parser.add_argument("--top-k", type=int, default=400, help="AS-norm top-k cohort scores")
     parser.add_argument("--out", required=True, help="score file to write")
     parser.set_defaults(func=_run)
