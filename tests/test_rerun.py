@@ -123,18 +123,20 @@ def _new_alias(config: dict[str, Any]) -> None:
     config["default_models"].append("tdnn_mini2")
 
 
-DOWNSTREAM_OF_ONE_STAGE = {"train": 1, "export_onnx": 1, "embed": 2, "cohort": 1, "score": 6,
-                           "result_table": 2, "det_plot": 1, "summary": 1, "all": 1}
+DOWNSTREAM_OF_ONE_STAGE = {"train": 1, "export_onnx": 1, "embed": 2, "cohort": 1,
+                           "asnorm_stats": 1, "score": 6, "result_table": 2, "det_plot": 1,
+                           "summary": 1, "all": 1}
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
-    (_top_k, {"score": 6, "result_table": 2, "det_plot": 1, "summary": 1, "all": 1}),
+    (_top_k, {"asnorm_stats": 2, "score": 6, "result_table": 2, "det_plot": 1, "summary": 1,
+              "all": 1}),
     (_one_override, DOWNSTREAM_OF_ONE_STAGE),
     (_music_snrs, {"augment_plan": 2, "fbank": 2, "train": 4, "export_onnx": 4, "embed": 8,
-                   "cohort": 4, "score": 24, "result_table": 8, "det_plot": 2, "summary": 1,
-                   "all": 1}),
-    (_new_alias, {"train": 2, "export_onnx": 2, "embed": 4, "cohort": 2, "score": 12,
-                  "result_table": 4, "det_plot": 1, "summary": 1, "all": 1}),
+                   "cohort": 4, "asnorm_stats": 4, "score": 24, "result_table": 8, "det_plot": 2,
+                   "summary": 1, "all": 1}),
+    (_new_alias, {"train": 2, "export_onnx": 2, "embed": 4, "cohort": 2, "asnorm_stats": 2,
+                  "score": 12, "result_table": 4, "det_plot": 1, "summary": 1, "all": 1}),
 ])
 def test_output_keys_rerun_exactly_what_they_change(
     default_run: Path, tmp_path: Path, edit: Callable[[dict], None], expected: dict[str, int]
