@@ -71,7 +71,8 @@ def test_pretrain_then_lmft_logs_checkpoints_and_schedule(archive, tmp_path: Pat
     assert tuple(rows[0]) == COLUMNS
     assert [int(r["step"]) for r in rows] == list(range(8))
     assert float(rows[0]["lr"]) == 0.0 and float(rows[2]["lr"]) == pytest.approx(0.08 * 8 / 128)
-    assert [float(r["margin"]) for r in rows] == [0, 0, 0, 0, 0.1, 0.1, 0.2, 0.2]
+    # E = 2, warm-up 1 epoch, full margin at epoch 3: 0 to step 2, then m/2 (steps 3-4), m
+    assert [float(r["margin"]) for r in rows] == [0, 0, 0, 0.1, 0.1, 0.2, 0.2, 0.2]
     final = checkpoint.load(pre_dir / "model.pt")
     for key in ("arch", "num_mel_bins", "model", "head", "head_spec", "step", "optimizer"):
         assert key in final
