@@ -99,7 +99,7 @@ def _settings(stage: str) -> RunSettings:
     cfg = yaml.safe_load(CONFIG.read_text())
     return RunSettings.from_dict({
         "alias": "m", "stage": stage, "model": {"arch": "tdnn"}, "num_mel_bins": 80,
-        "cmn_window": 300, "train": cfg["train"], "archives": [], "init": "x.pt",
+        "cmn_window": 300, "dither": 1.0, "train": cfg["train"], "archives": [], "init": "x.pt",
         "run_dir": "exp/m/" + stage, "out": "exp/m/" + stage + "/model.pt",
     })
 

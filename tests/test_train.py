@@ -76,6 +76,7 @@ def test_pretrain_then_lmft_logs_checkpoints_and_schedule(archive, tmp_path: Pat
     final = checkpoint.load(pre_dir / "model.pt")
     for key in ("arch", "num_mel_bins", "model", "head", "head_spec", "step", "optimizer"):
         assert key in final
+    assert final["features"] == {"num_mel_bins": 80, "cmn_window": 300, "dither": 1.0}
     assert final["step"] == 8 and final["head_spec"]["kind"] == "sc_cm"
     assert (pre_dir / "tensorboard").is_dir()
     assert len(list((pre_dir / "checkpoints").glob("step*.pt"))) == checkpoint.KEEP

@@ -36,8 +36,19 @@ def test_world_size_counts_every_node_and_sets_the_global_batch() -> None:
     stage = {"gpus": 8, "nodes": 2, "batch_per_gpu": 32, "accumulation": 2}
     settings = RunSettings.from_dict({
         "alias": "m", "stage": "pretrain", "model": {"arch": "tdnn"}, "num_mel_bins": 80,
-        "cmn_window": 300, "train": {"pretrain": stage}, "archives": [], "init": None,
-        "run_dir": "exp/m/pretrain", "out": "exp/m/pretrain/model.pt",
+        "cmn_window": 300, "dither": 1.0, "train": {"pretrain": stage}, "archives": [],
+        "init": None, "run_dir": "exp/m/pretrain", "out": "exp/m/pretrain/model.pt",
     })
     assert settings.world_size == 16
     assert settings.global_batch == 32 * 16 * 2
+
+
+def test_run_settings_need_the_feature_dither() -> None:
+    """`dither` is required (it is saved with the model as part of `features`)."""
+    d = {"alias": "m", "stage": "pretrain", "model": {"arch": "tdnn"}, "num_mel_bins": 40,
+         "cmn_window": 300, "train": {}, "archives": [], "init": None, "run_dir": "r",
+         "out": "r/model.pt"}
+    with pytest.raises(KeyError, match="dither"):
+        RunSettings.from_dict(d)
+    features = RunSettings.from_dict({**d, "dither": 0.5}).features
+    assert features == {"num_mel_bins": 40, "cmn_window": 300, "dither": 0.5}

@@ -102,6 +102,7 @@ def _train(
         "epochs": stage["epochs"], "cmn_window": settings.cmn_window,
         "crop_frames": stage["crop_frames"], "seed": cfg["seed"],
         "skip_fraction": cfg["skip_fraction"], "global_batch": layout.global_batch,
+        "features": settings.features,
     }
     if resumed:
         _check_compatible(start, meta, settings)
