@@ -105,12 +105,31 @@ def test_losses_fall(archive, tmp_path: Path) -> None:
     assert sum(losses[-6:]) / 6 < 0.7 * sum(losses[:6]) / 6
 
 
-def test_bf16_autocast_trains_on_cpu(archive, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("precision", "expected"), [("bf16", torch.bfloat16),
+                                                    ("fp32", torch.float32)])
+def test_precision_setting_reaches_the_forward(archive, tmp_path: Path, monkeypatch,
+                                               precision: str, expected: torch.dtype) -> None:
+    """The first conv of the extractor runs under the configured autocast (seen via a hook)."""
+    import voxsv.train.loop as loop
+
+    seen: list[tuple[bool, torch.dtype]] = []
+
+    def record(module, inputs, output) -> None:
+        seen.append((torch.is_autocast_enabled("cpu"), output.dtype))
+
+    def build(spec, bins):
+        model = real(spec, bins)
+        model.frames[0].register_forward_hook(record)
+        return model
+
+    real = loop.build_model
+    monkeypatch.setattr(loop, "build_model", build)
     s = settings(tmp_path, archive, epochs=1)
-    s["train"]["precision"] = "bf16"
+    s["train"]["precision"] = precision
     net = run(RunSettings.from_dict(s))
     assert all(torch.isfinite(p).all() for p in net.parameters())
     assert len(_log(tmp_path / "exp/tiny/pretrain")) == 2
+    assert seen == [(expected == torch.bfloat16, expected)] * 2
 
 
 def test_fp16_on_cpu_is_refused(archive, tmp_path: Path) -> None:
