@@ -105,3 +105,16 @@ def test_dpn_strided_grouped_conv_pads_zero_before_one_after_on_even_sizes() -> 
         torch.testing.assert_close(conv(x), ref)
     with torch.no_grad():
         assert model(torch.randn(2, 33, 20)).shape == (2, 8)
+
+
+def test_tf_same_padding_follows_the_length_under_dynamic_compile() -> None:
+    """A graph compiled with a dynamic time axis pads odd and even lengths differently, as
+    eager does (the amount is computed symbolically, not fixed by the first length seen)."""
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    conv = TFSameConv2d(2, 2, 3, stride=2, bias=False)
+    compiled = torch.compile(conv, backend="aot_eager", fullgraph=True, dynamic=True)
+    with torch.no_grad():
+        for frames in (30, 31, 44, 45):
+            x = torch.randn(1, 2, frames, 6)
+            torch.testing.assert_close(compiled(x), conv(x))

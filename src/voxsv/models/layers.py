@@ -50,8 +50,11 @@ def tf_same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> t
     + 1 - size, 0), before = total // 2. Stride 2 on an even size pads 0 before and 1 after,
     which no symmetric PyTorch `padding` reproduces.
     """
-    out = -(-size // stride)
-    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    # `size` is symbolic under torch.export / compile with a dynamic time axis: only
+    # non-negative floor divisions (ONNX's integer Div truncates) and sym_max (Python's max
+    # would specialise the graph on the example input's size).
+    out = (size + stride - 1) // stride
+    total = torch.sym_max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
     return total // 2, total - total // 2
 
 
@@ -62,14 +65,16 @@ class TFSameConv2d(nn.Conv2d):
         super().__init__(*args, padding=0, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Pad each spatial axis as TF 'SAME' would, then convolve without padding."""
+        """Pad each spatial axis as TF 'SAME' would, then convolve without padding.
+
+        Always pads (possibly by 0): branching on the amount would fix an exported graph's
+        padding to the parity of the example input's length.
+        """
         top, bottom = tf_same_padding(x.shape[-2], self.kernel_size[0], self.stride[0],
                                       self.dilation[0])
         left, right = tf_same_padding(x.shape[-1], self.kernel_size[1], self.stride[1],
                                       self.dilation[1])
-        if top or bottom or left or right:
-            x = F.pad(x, (left, right, top, bottom))
-        return super().forward(x)
+        return super().forward(F.pad(x, (left, right, top, bottom)))
 
 
 def mean_std(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
