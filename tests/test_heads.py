@@ -26,7 +26,8 @@ def direct_logits(kind: str, x: torch.Tensor, w: torch.Tensor, labels: torch.Ten
                 cos = {
                     "am": cos - m,
                     "sc_am": cos - m,
-                    "aam": math.cos(theta + m),
+                    "aam": math.cos(theta + m) - m * m / 2,
+                    "arcface": math.cos(theta + m),
                     "cm": math.cos(theta + m) - m * m / 2,
                     "sc_cm": math.cos(theta + m) - m * m / 2,
                     "cm_voxsrc2020": math.cos(theta + m) - m / 2,
@@ -59,7 +60,7 @@ def test_subcenter_takes_the_best_centre_per_class() -> None:
 
 
 def test_target_logit_stays_monotonic_past_pi() -> None:
-    head = build_head("aam", 2, 1, scale=1.0, margin=0.5)
+    head = build_head("arcface", 2, 1, scale=1.0, margin=0.5)
     with torch.no_grad():
         head.weight.copy_(torch.tensor([[1.0, 0.0]]))
     angles = torch.linspace(2.0, math.pi, 50)
@@ -77,7 +78,7 @@ def test_linear_head_is_a_plain_dense_layer() -> None:
                                x @ head.weight.detach().t())
 
 
-@pytest.mark.parametrize("kind", HEAD_KINDS)
+@pytest.mark.parametrize("kind", [k for k in HEAD_KINDS if not k.startswith("sc_")])
 def test_head_weights_start_orthogonal(kind: str) -> None:
     head = build_head(kind, 64, 20, subcenters=2)
     w = head.weight.detach()
@@ -115,5 +116,44 @@ def test_no_nan_at_the_clip_edges(kind: str, precision: str) -> None:
 
 
 def test_unknown_head_is_an_error() -> None:
-    with pytest.raises(ValueError, match="unknown margin head 'arcface'"):
-        build_head("arcface", DIM, CLASSES)
+    with pytest.raises(ValueError, match="unknown margin head 'sphereface'"):
+        build_head("sphereface", DIM, CLASSES)
+
+
+def tf_kernel(head: torch.nn.Module, k: int, dim: int, classes: int) -> torch.Tensor:
+    """The original's kernel [K, D, C] flattened to (K*D) x C, read back out of voxsv's layout
+    (weight row c*K + k is centre k of class c), element by element."""
+    w = head.weight.detach().double()
+    m = torch.empty(k * dim, classes, dtype=torch.float64)
+    for c in range(classes):
+        for j in range(k):
+            for d in range(dim):
+                m[j * dim + d, c] = w[c * k + j, d]
+    return m
+
+
+@pytest.mark.parametrize(("dim", "classes"), [(64, 20), (16, 40)])
+@pytest.mark.parametrize("kind", ["sc_cm", "sc_am"])
+def test_subcenter_init_is_tf_orthogonal_on_k_d_c(kind: str, dim: int, classes: int) -> None:
+    """TF's orthogonal initializer on [K, D, C]: the (K*D) x C matrix has orthonormal columns
+    when K*D >= C (here 128 >= 20) and orthonormal rows otherwise (32 < 40, as 512 < 5,994)."""
+    torch.manual_seed(0)
+    m = tf_kernel(build_head(kind, dim, classes, subcenters=2), 2, dim, classes)
+    gram = m.t() @ m if 2 * dim >= classes else m @ m.t()
+    torch.testing.assert_close(gram, torch.eye(len(gram), dtype=torch.float64), atol=1e-5,
+                               rtol=0)
+
+
+def test_aam_is_cm_and_arcface_has_no_extra_term() -> None:
+    """The original's aam_linear subtracts m^2/2 like cm; `arcface` is s cos(theta + m)."""
+    torch.manual_seed(0)
+    x, labels = torch.randn(BATCH, DIM), torch.randint(0, CLASSES, (BATCH,))
+    heads = {kind: build_head(kind, DIM, CLASSES, scale=32.0, margin=0.3)
+             for kind in ("aam", "cm", "arcface")}
+    for head in heads.values():
+        head.load_state_dict(heads["cm"].state_dict())
+    cm = heads["cm"](x, labels)
+    torch.testing.assert_close(heads["aam"](x, labels), cm)
+    diff = heads["arcface"](x, labels) - cm
+    onehot = torch.nn.functional.one_hot(labels, CLASSES).float()
+    torch.testing.assert_close(diff, 32.0 * 0.3**2 / 2 * onehot)

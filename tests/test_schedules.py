@@ -15,8 +15,8 @@ CONFIG = Path(__file__).parents[1] / "config" / "config.yaml"
 
 
 def spec_lr(step: int, e: int, base: float) -> float:
-    """SPEC: linear warm-up 0 -> base over epochs 0-3, constant to 13, then halved per epoch."""
-    if step < 3 * e:
+    """SPEC: base x step / 3E for step <= 3E; base to 13E; then base x 0.5^ceil((step - 13E)/E)."""
+    if step <= 3 * e:
         return base * step / (3 * e)
     if step <= 13 * e:
         return base
@@ -24,9 +24,12 @@ def spec_lr(step: int, e: int, base: float) -> float:
 
 
 def spec_margin(step: int, e: int, full: float) -> float:
-    """SPEC: 0 for epochs 0-3, per-epoch staircase rising linearly to full at epoch 13."""
-    epoch = step // e
-    return full * min(max(epoch - 3, 0), 10) / 10
+    """SPEC (`zero_linear_constant`, staircase): 0 to 3E, m x ceil((step - 3E)/E)/10 to 13E."""
+    if step <= 3 * e:
+        return 0.0
+    if step <= 13 * e:
+        return full * math.ceil((step - 3 * e) / e) / 10
+    return full
 
 
 def recipe(e: int, base: float, margin: float = 0.2) -> Schedule:
@@ -54,11 +57,33 @@ def test_full_recipe_landmarks() -> None:
     assert sched.lr(13 * e + 1) == pytest.approx(0.32)
     assert sched.lr(14 * e + 1) == pytest.approx(0.16)
     assert sched.lr(23 * e - 1) == pytest.approx(0.64 / 2**10)
-    assert sched.margin_at(4 * e - 1) == 0.0
-    assert sched.margin_at(4 * e) == pytest.approx(0.02)
-    assert sched.margin_at(13 * e - 1) == pytest.approx(0.18)
-    assert sched.margin_at(13 * e) == pytest.approx(0.2)
+    assert sched.margin_at(3 * e) == 0.0
+    assert sched.margin_at(3 * e + 1) == pytest.approx(0.02)
+    assert sched.margin_at(12 * e) == pytest.approx(0.18)
+    assert sched.margin_at(12 * e + 1) == pytest.approx(0.2)
     assert sched.margin_at(23 * e - 1) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("e", [1, 3, 5332])
+def test_every_boundary_step_matches_spec(e: int) -> None:
+    """At and right after each boundary the rate and margin are SPEC's, written out by hand."""
+    base, m = 0.64, 0.2
+    sched = recipe(e, base, m)
+    expected = {  # step: (lr, margin), straight from SPEC section 4's table
+        3 * e: (base, 0.0),
+        3 * e + 1: (base, m / 10),
+        12 * e: (base, m * 9 / 10),
+        12 * e + 1: (base, m),
+        13 * e: (base, m),
+        13 * e + 1: (base / 2, m),
+        14 * e: (base / 2, m),
+        14 * e + 1: (base / 4, m),
+        23 * e: (base / 2**10, m),
+    }
+    for step, (lr, margin) in expected.items():
+        assert sched.lr(step) == pytest.approx(lr, rel=1e-12), step
+        assert sched.margin_at(step) == pytest.approx(margin, rel=1e-12, abs=0), step
+    assert sched.lr(1) == pytest.approx(base / (3 * e))
 
 
 def test_lmft_schedule_is_constant() -> None:
@@ -74,7 +99,7 @@ def _settings(stage: str) -> RunSettings:
     cfg = yaml.safe_load(CONFIG.read_text())
     return RunSettings.from_dict({
         "alias": "m", "stage": stage, "model": {"arch": "tdnn"}, "num_mel_bins": 80,
-        "cmn_window": 300, "train": cfg["train"], "archives": [], "init": "x.pt",
+        "cmn_window": 300, "dither": 1.0, "train": cfg["train"], "archives": [], "init": "x.pt",
         "run_dir": "exp/m/" + stage, "out": "exp/m/" + stage + "/model.pt",
     })
 

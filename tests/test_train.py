@@ -71,10 +71,12 @@ def test_pretrain_then_lmft_logs_checkpoints_and_schedule(archive, tmp_path: Pat
     assert tuple(rows[0]) == COLUMNS
     assert [int(r["step"]) for r in rows] == list(range(8))
     assert float(rows[0]["lr"]) == 0.0 and float(rows[2]["lr"]) == pytest.approx(0.08 * 8 / 128)
-    assert [float(r["margin"]) for r in rows] == [0, 0, 0, 0, 0.1, 0.1, 0.2, 0.2]
+    # E = 2, warm-up 1 epoch, full margin at epoch 3: 0 to step 2, then m/2 (steps 3-4), m
+    assert [float(r["margin"]) for r in rows] == [0, 0, 0, 0.1, 0.1, 0.2, 0.2, 0.2]
     final = checkpoint.load(pre_dir / "model.pt")
     for key in ("arch", "num_mel_bins", "model", "head", "head_spec", "step", "optimizer"):
         assert key in final
+    assert final["features"] == {"num_mel_bins": 80, "cmn_window": 300, "dither": 1.0}
     assert final["step"] == 8 and final["head_spec"]["kind"] == "sc_cm"
     assert (pre_dir / "tensorboard").is_dir()
     assert len(list((pre_dir / "checkpoints").glob("step*.pt"))) == checkpoint.KEEP
@@ -103,12 +105,31 @@ def test_losses_fall(archive, tmp_path: Path) -> None:
     assert sum(losses[-6:]) / 6 < 0.7 * sum(losses[:6]) / 6
 
 
-def test_bf16_autocast_trains_on_cpu(archive, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("precision", "expected"), [("bf16", torch.bfloat16),
+                                                    ("fp32", torch.float32)])
+def test_precision_setting_reaches_the_forward(archive, tmp_path: Path, monkeypatch,
+                                               precision: str, expected: torch.dtype) -> None:
+    """The first conv of the extractor runs under the configured autocast (seen via a hook)."""
+    import voxsv.train.loop as loop
+
+    seen: list[tuple[bool, torch.dtype]] = []
+
+    def record(module, inputs, output) -> None:
+        seen.append((torch.is_autocast_enabled("cpu"), output.dtype))
+
+    def build(spec, bins):
+        model = real(spec, bins)
+        model.frames[0].register_forward_hook(record)
+        return model
+
+    real = loop.build_model
+    monkeypatch.setattr(loop, "build_model", build)
     s = settings(tmp_path, archive, epochs=1)
-    s["train"]["precision"] = "bf16"
+    s["train"]["precision"] = precision
     net = run(RunSettings.from_dict(s))
     assert all(torch.isfinite(p).all() for p in net.parameters())
     assert len(_log(tmp_path / "exp/tiny/pretrain")) == 2
+    assert seen == [(expected == torch.bfloat16, expected)] * 2
 
 
 def test_fp16_on_cpu_is_refused(archive, tmp_path: Path) -> None:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import os
 import sys
+from pathlib import Path
 
 import pytest
+from test_train_support import make_archive, settings
 
-from voxsv.train.launch import multi_node_command, single_node_args, slurm_head_node
+from voxsv.train import checkpoint
+from voxsv.train.launch import launch, multi_node_command, single_node_args, slurm_head_node
 from voxsv.train.settings import RunSettings
+
+SRC = Path(__file__).parents[1] / "src"
 
 
 def test_single_node_runs_torchrun_standalone() -> None:
@@ -36,8 +44,35 @@ def test_world_size_counts_every_node_and_sets_the_global_batch() -> None:
     stage = {"gpus": 8, "nodes": 2, "batch_per_gpu": 32, "accumulation": 2}
     settings = RunSettings.from_dict({
         "alias": "m", "stage": "pretrain", "model": {"arch": "tdnn"}, "num_mel_bins": 80,
-        "cmn_window": 300, "train": {"pretrain": stage}, "archives": [], "init": None,
-        "run_dir": "exp/m/pretrain", "out": "exp/m/pretrain/model.pt",
+        "cmn_window": 300, "dither": 1.0, "train": {"pretrain": stage}, "archives": [],
+        "init": None, "run_dir": "exp/m/pretrain", "out": "exp/m/pretrain/model.pt",
     })
     assert settings.world_size == 16
     assert settings.global_batch == 32 * 16 * 2
+
+
+def test_run_settings_need_the_feature_dither() -> None:
+    """`dither` is required (it is saved with the model as part of `features`)."""
+    d = {"alias": "m", "stage": "pretrain", "model": {"arch": "tdnn"}, "num_mel_bins": 40,
+         "cmn_window": 300, "train": {}, "archives": [], "init": None, "run_dir": "r",
+         "out": "r/model.pt"}
+    with pytest.raises(KeyError, match="dither"):
+        RunSettings.from_dict(d)
+    features = RunSettings.from_dict({**d, "dither": 0.5}).features
+    assert features == {"num_mel_bins": 40, "cmn_window": 300, "dither": 0.5}
+
+
+def test_torchrun_launch_trains_with_two_gloo_processes(tmp_path: Path, monkeypatch) -> None:
+    """The real path: launch() -> torchrun --standalone -> 2 x `python -m voxsv.train` (gloo)."""
+    archive = make_archive(tmp_path / "fbank" / "shard0.jsonl.gz", per_speaker=4)[0]
+    run_settings = settings(tmp_path, archive, epochs=2, steps_per_epoch=2, batch_per_gpu=4,
+                            cpu_processes=2)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert launch(1, 2, json.dumps(run_settings)) == 0
+    run_dir = tmp_path / "exp/tiny/pretrain"
+    final = checkpoint.load(run_dir / "model.pt")
+    # 2 ranks x 4 per rank x 1 accumulation; a 1-process run would have refused this stage
+    assert (final["step"], final["global_batch"]) == (4, 8)
+    with (run_dir / "train_log.tsv").open() as f:
+        assert [int(r["step"]) for r in csv.DictReader(f, delimiter="\t")] == [0, 1, 2, 3]

@@ -90,7 +90,7 @@ def settings(tmp: Path, archive: Path, stage: str = "pretrain", **stage_override
     run_dir = tmp / "exp" / "tiny" / stage
     return {
         "alias": "tiny", "stage": stage, "model": TINY_TDNN, "num_mel_bins": BINS,
-        "cmn_window": 300, "train": train, "archives": [str(archive)],
+        "cmn_window": 300, "dither": 1.0, "train": train, "archives": [str(archive)],
         "init": str(tmp / "exp" / "tiny" / "pretrain" / "model.pt") if stage == "lmft" else None,
         "run_dir": str(run_dir), "out": str(run_dir / "model.pt"),
     }

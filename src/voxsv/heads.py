@@ -16,8 +16,24 @@ from torch import nn
 # = 500) where cos = +-1 exactly; changes the logit by less than 1e-3 * sin(m) * scale.
 SIN_EPS = 1e-6
 
-MARGIN_KINDS = ("am", "aam", "cm", "cm_voxsrc2020", "sc_cm", "sc_am")
+MARGIN_KINDS = ("am", "aam", "arcface", "cm", "cm_voxsrc2020", "sc_cm", "sc_am")
 HEAD_KINDS = ("linear", *MARGIN_KINDS)
+
+
+@torch.no_grad()
+def tf_orthogonal_(weight: torch.Tensor, subcenters: int) -> torch.Tensor:
+    """Orthogonal init of the original's kernel [K, D, C] as TF's orthogonal initializer does it.
+
+    TF flattens all dims but the last into a (K*D) x C matrix M and makes its columns
+    orthonormal (K*D >= C) or its rows (K*D < C); torch's `orthogonal_` on a 2-D matrix does
+    the same, so M is drawn with it and stored in voxsv's layout:
+    weight[c*K + k] = M[k*D:(k+1)*D, c].
+    """
+    rows, dim = weight.shape
+    classes = rows // subcenters
+    m = torch.empty(subcenters * dim, classes, dtype=weight.dtype, device=weight.device)
+    m = nn.init.orthogonal_(m)
+    return weight.copy_(m.view(subcenters, dim, classes).permute(2, 0, 1).reshape(rows, dim))
 
 
 class LinearHead(nn.Module):
@@ -26,7 +42,7 @@ class LinearHead(nn.Module):
     def __init__(self, embedding_dim: int, num_classes: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(num_classes, embedding_dim))
-        nn.init.orthogonal_(self.weight)
+        tf_orthogonal_(self.weight, subcenters=1)
         self.scale = 1.0
         self.margin = 0.0
 
@@ -39,9 +55,10 @@ class LinearHead(nn.Module):
 class MarginHead(nn.Module):
     """Cosine head with a margin on the target class; `subcenters` > 1 takes the max per class.
 
-    Target logit for cos c = cos(theta), a = margin: `am` s(c - a); `aam` s cos(theta + a);
-    `cm` s(cos(theta + a) - a^2/2); `cm_voxsrc2020` s(cos(theta + a) - a/2); `sc_cm` / `sc_am`
-    as `cm` / `am` on the best of K sub-centres. Where theta + a would pass pi, cos(theta + a)
+    Target logit for cos c = cos(theta), a = margin: `am` s(c - a); `cm` and `aam` (the
+    original's `aam_linear` also subtracts a^2/2) s(cos(theta + a) - a^2/2); `arcface` (plain
+    ArcFace) s cos(theta + a); `cm_voxsrc2020` s(cos(theta + a) - a/2); `sc_cm` / `sc_am` as
+    `cm` / `am` on the best of K sub-centres. Where theta + a would pass pi, cos(theta + a)
     stops decreasing; as in insightface / wespeaker it is replaced by c - a sin(a), which keeps
     the target logit monotonic in theta (SPEC is silent on this edge).
     """
@@ -57,7 +74,7 @@ class MarginHead(nn.Module):
             raise ValueError(f"subcenters must be >= 1, got {subcenters}")
         self.kind, self.num_classes, self.subcenters = kind, num_classes, subcenters
         self.weight = nn.Parameter(torch.empty(num_classes * subcenters, embedding_dim))
-        nn.init.orthogonal_(self.weight)
+        tf_orthogonal_(self.weight, subcenters)
         self.register_buffer("_scale", torch.tensor(0.0), persistent=False)
         self.register_buffer("_margin", torch.tensor(0.0), persistent=False)
         self.scale, self.margin = scale, margin
@@ -100,7 +117,7 @@ class MarginHead(nn.Module):
         shifted = cos * torch.cos(m) - sin * torch.sin(m)
         # theta + m > pi  <=>  cos < cos(pi - m) = -cos(m)
         shifted = torch.where(cos > -torch.cos(m), shifted, cos - m * torch.sin(m))
-        if self.kind in ("cm", "sc_cm"):
+        if self.kind in ("cm", "sc_cm", "aam"):
             return shifted - m * m / 2
         if self.kind == "cm_voxsrc2020":
             return shifted - m / 2
@@ -120,7 +137,7 @@ def build_head(
     kind: str, embedding_dim: int, num_classes: int, scale: float = 32.0, margin: float = 0.2,
     subcenters: int = 2,
 ) -> nn.Module:
-    """Head by name: linear, am, aam, cm, cm_voxsrc2020, sc_cm, sc_am (K sub-centres for sc_*)."""
+    """Head by name: linear or one of MARGIN_KINDS (K sub-centres for sc_*)."""
     if kind == "linear":
         return LinearHead(embedding_dim, num_classes)
     k = subcenters if kind.startswith("sc_") else 1

@@ -14,6 +14,7 @@ from torch import nn
 from voxsv.models.layers import (
     Embedding,
     StatsPooling,
+    TFSameConv2d,
     batch_norm2d,
     init_weights,
 )
@@ -21,16 +22,18 @@ from voxsv.models.res2net import conv3x3, downsampled
 
 
 class BnReluConv(nn.Sequential):
-    """Pre-activation unit: BN -> ReLU -> bias-free conv."""
+    """Pre-activation unit: BN -> ReLU -> bias-free conv with TF 'SAME' padding (original)."""
 
     def __init__(
         self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1
     ) -> None:
-        super().__init__(
-            batch_norm2d(in_ch), nn.ReLU(inplace=True),
-            nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, groups=groups,
-                      bias=False),
+        # Stride 1: 'SAME' is PyTorch's padding='same'; strided: padded per input size.
+        conv = (
+            nn.Conv2d(in_ch, out_ch, kernel, padding="same", groups=groups, bias=False)
+            if stride == 1
+            else TFSameConv2d(in_ch, out_ch, kernel, stride=stride, groups=groups, bias=False)
         )
+        super().__init__(batch_norm2d(in_ch), nn.ReLU(inplace=True), conv)
 
 
 class DualPathBlock(nn.Module):

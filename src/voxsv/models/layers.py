@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # TF1 batch norm decay 0.997 is a PyTorch momentum of 1 - 0.997; the original had no affine
@@ -40,6 +41,40 @@ def init_weights(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Linear):
             variance_scaling_(m.weight)
+
+
+def tf_same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow 'SAME' padding of one axis: (before, after), the odd pixel after.
+
+    Output size ceil(size / stride); total = max((out - 1) * stride + (kernel - 1) * dilation
+    + 1 - size, 0), before = total // 2. Stride 2 on an even size pads 0 before and 1 after,
+    which no symmetric PyTorch `padding` reproduces.
+    """
+    # `size` is symbolic under torch.export / compile with a dynamic time axis: only
+    # non-negative floor divisions (ONNX's integer Div truncates) and sym_max (Python's max
+    # would specialise the graph on the example input's size).
+    out = (size + stride - 1) // stride
+    total = torch.sym_max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+class TFSameConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow 'SAME' padding computed from the input size (any stride)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, padding=0, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pad each spatial axis as TF 'SAME' would, then convolve without padding.
+
+        Always pads (possibly by 0): branching on the amount would fix an exported graph's
+        padding to the parity of the example input's length.
+        """
+        top, bottom = tf_same_padding(x.shape[-2], self.kernel_size[0], self.stride[0],
+                                      self.dilation[0])
+        left, right = tf_same_padding(x.shape[-1], self.kernel_size[1], self.stride[1],
+                                      self.dilation[1])
+        return super().forward(F.pad(x, (left, right, top, bottom)))
 
 
 def mean_std(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,7 +19,8 @@ from voxsv.models.layers import (
 
 
 def conv3x3(in_ch: int, out_ch: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-    """3x3 'same' convolution without bias."""
+    """3x3 convolution without bias, padded 1 on each side (the original's explicit padding
+    before its strided convolutions; 'SAME' at stride 1)."""
     return nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, groups=groups, bias=False)
 
 
@@ -29,7 +30,7 @@ def conv1x1(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
 
 
 def downsampled(size: int, stages: int = 3) -> int:
-    """Size of an axis after `stages` stride-2 3x3 'same' convolutions (ceil(size / 2) each)."""
+    """Size of an axis after `stages` stride-2 3x3 convolutions (ceil(size / 2) each)."""
     for _ in range(stages):
         size = (size + 1) // 2
     return size
@@ -51,10 +52,11 @@ class Bottle2neck(nn.Module):
         self.bn1 = batch_norm2d(width * scale)
         self.convs = nn.ModuleList(conv3x3(width, width, stride) for _ in range(scale - 1))
         self.bns = nn.ModuleList(batch_norm2d(width) for _ in range(scale - 1))
-        # The untouched last split must shrink like the others in a strided block. TF 'SAME'
-        # average pooling (the original framework) ignores the padding: count_include_pad=False.
+        # The untouched last split must shrink like the others in a strided block. The original
+        # pads the block input explicitly (1 each side) and then pools 'VALID', so the padded
+        # zeros count in the average: count_include_pad=True.
         self.pool = (
-            nn.AvgPool2d(3, stride, padding=1, count_include_pad=False) if stride != 1 else None
+            nn.AvgPool2d(3, stride, padding=1, count_include_pad=True) if stride != 1 else None
         )
         self.conv3 = conv1x1(width * scale, planes * self.expansion)
         self.bn3 = batch_norm2d(planes * self.expansion)

@@ -13,8 +13,8 @@ from voxsv.models.layers import Embedding, StatsPooling, batch_norm1d, init_weig
 class TDNN(nn.Module):
     """Conv1d layers (conv -> ReLU -> BN), statistics pooling, embedding (SPEC section 2).
 
-    Convolutions are unpadded ('valid', as in Kaldi's x-vector): the default layers see 15 frames
-    of context, so 25 input frames leave 11 frames to pool.
+    Convolutions use 'same' padding as the original (TF padding='same': total (k - 1) * d,
+    the odd frame after), so the frame count is kept through the network.
     """
 
     def __init__(
@@ -31,7 +31,8 @@ class TDNN(nn.Module):
         layers: list[nn.Module] = []
         in_ch = num_mel_bins
         for out_ch, kernel, dilation in zip(channels, kernels, dilations, strict=True):
-            layers += [nn.Conv1d(in_ch, out_ch, kernel, dilation=dilation, bias=False),
+            layers += [nn.Conv1d(in_ch, out_ch, kernel, dilation=dilation, padding="same",
+                                 bias=False),
                        nn.ReLU(inplace=True), batch_norm1d(out_ch)]
             in_ch = out_ch
         self.frames = nn.Sequential(*layers)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
@@ -29,6 +27,7 @@ from voxsv.train.logs import TrainLog
 from voxsv.train.precision import SkipGuard, autocast_dtype, make_scaler
 from voxsv.train.schedules import Schedule
 from voxsv.train.settings import RunSettings
+from voxsv.train.step import OptimizerStep
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +82,9 @@ def _train(
     cfg, stage = settings.train, settings.stage_cfg
     utts = load_utterances(settings.archives, start["speakers"] if start else None)
     net = _build_net(settings, len(utts.speakers)).to(dist.device)
-    optimizer = torch.optim.SGD(
-        net.parameters(), lr=0.0, momentum=cfg["momentum"], weight_decay=cfg["weight_decay"]
-    )
+    # Plain SGD with momentum: weight decay is an L2 loss term whose gradient is clipped with
+    # the rest (voxsv.train.step), not SGD's decay added after clipping.
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0, momentum=cfg["momentum"])
     dtype = autocast_dtype(cfg["precision"], dist.device)
     scaler = make_scaler(dtype, dist.device)
     progress = Progress(0, 0, 0, 0)
@@ -103,6 +102,7 @@ def _train(
         "epochs": stage["epochs"], "cmn_window": settings.cmn_window,
         "crop_frames": stage["crop_frames"], "seed": cfg["seed"],
         "skip_fraction": cfg["skip_fraction"], "global_batch": layout.global_batch,
+        "features": settings.features,
     }
     if resumed:
         _check_compatible(start, meta, settings)
@@ -202,6 +202,10 @@ class _Loop:
         self.schedule, self.progress, self.meta = schedule, progress, meta
         self.cfg, self.accumulation = settings.train, settings.stage_cfg["accumulation"]
         self.guard = SkipGuard(self.cfg["max_skipped_steps"], progress.skipped)
+        self.stepper = OptimizerStep(
+            net, model, optimizer, scaler, dtype, dist.device, self.accumulation,
+            self.cfg["clip_grad_norm"], self.cfg["weight_decay"],
+        )
 
     def run(self, batches, end: int) -> None:
         """Take optimizer steps until `end`, logging and checkpointing on rank 0."""
@@ -229,40 +233,15 @@ class _Loop:
                 board.close()
 
     def _step(self, batches) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step over `accumulation` micro-batches; returns mean loss, accuracy."""
+        """One optimizer step at this step's rate and margin; returns mean loss, accuracy."""
         rel = self.progress.step - self.progress.stage_start
         for group in self.optimizer.param_groups:
             group["lr"] = self.schedule.lr(rel)
         self.net.head.margin = self.schedule.margin_at(rel)
-        self.optimizer.zero_grad(set_to_none=True)
-        totals = torch.zeros(2, device=self.dist.device)
-        for micro in range(self.accumulation):
-            feats, labels = next(batches)
-            feats = feats.to(self.dist.device, non_blocking=True)
-            labels = labels.to(self.dist.device, non_blocking=True)
-            last = micro == self.accumulation - 1
-            # DDP all-reduces gradients only on the last micro-step of an optimizer step.
-            skip_sync = not last and isinstance(self.model, DistributedDataParallel)
-            with self.model.no_sync() if skip_sync else contextlib.nullcontext():
-                with torch.autocast(self.dist.device.type, self.dtype, enabled=bool(self.dtype)):
-                    logits = self.model(feats, labels)
-                loss = F.cross_entropy(logits.float(), labels)
-                self.scaler.scale(loss / self.accumulation).backward()
-            accuracy = (logits.argmax(dim=1) == labels).float().mean()
-            totals += torch.stack([loss.detach(), accuracy.detach()]) / self.accumulation
-        self._apply()
-        return totals[0], totals[1]
-
-    def _apply(self) -> None:
-        """Unscale, clip to the global norm, step (unless inf/NaN), update the loss scale."""
-        self.scaler.unscale_(self.optimizer)
-        norm = nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg["clip_grad_norm"])
-        finite = bool(torch.isfinite(norm))
-        if finite or self.scaler.is_enabled():
-            self.scaler.step(self.optimizer)  # an enabled scaler skips inf/NaN steps itself
-        self.scaler.update()
-        self.guard.record(not finite, self.progress.step)
+        loss, accuracy, applied = self.stepper(batches)
+        self.guard.record(not applied, self.progress.step)
         self.progress.skipped = self.guard.total
+        return loss, accuracy
 
     def _row(self, loss, acc, since: int, seconds: float) -> dict[str, float]:
         """A train_log row for the step just taken (loss/accuracy averaged over ranks)."""

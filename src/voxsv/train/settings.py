@@ -16,6 +16,7 @@ class RunSettings:
     model: dict[str, Any]
     num_mel_bins: int
     cmn_window: int
+    dither: float  # FBANK dither of the training features (stored with the model)
     train: dict[str, Any]  # the config's whole `train:` section
     archives: list[str]  # CutSet manifests of the stage's data
     init: str | None  # LMFT: the pre-trained model.pt
@@ -33,9 +34,16 @@ class RunSettings:
         return cls(
             alias=d["alias"], stage=stage, model=dict(d["model"]),
             num_mel_bins=int(d["num_mel_bins"]), cmn_window=int(d["cmn_window"]),
+            dither=float(d["dither"]),
             train=dict(d["train"]), archives=list(d["archives"]), init=d.get("init"),
             run_dir=Path(d["run_dir"]), out=Path(d["out"]),
         )
+
+    @property
+    def features(self) -> dict[str, Any]:
+        """The feature settings the model was trained on (saved as model.pt's `features`)."""
+        return {"num_mel_bins": self.num_mel_bins, "cmn_window": self.cmn_window,
+                "dither": self.dither}
 
     @property
     def stage_cfg(self) -> dict[str, Any]:
