@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import yaml
-from test_train_support import TINY_TDNN, make_archive
+from test_train_support import BINS, TINY_TDNN, make_archive
 
 from voxsv.train import checkpoint
 
@@ -50,14 +50,19 @@ def _workdir(tmp: Path) -> Path:
     shutil.copy(ROOT / "config/schema.yaml", tmp / "config/schema.yaml")
     cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     cfg["data"]["num_shards"] = 1
-    cfg["models"] = {"tiny": TINY_TDNN}
-    train = cfg["train"]
-    train.pop("model_overrides", None)  # they name the default's demo models
-    train.update(checkpoint_every_steps=2, num_workers=0, retries=1, precision="fp32")
-    train["pretrain"].update(copies=["clean"], epochs=10, steps_per_epoch=3, batch_per_gpu=16,
-                             resources={"cpus": 1, "mem_mb": 2000, "runtime": 10})
+    cfg["default_models"] = ["tiny"]
+    cpu = {"gpus": 0, "cpu_processes": 1, "resources": {"cpus": 1, "mem_mb": 2000, "runtime": 10}}
+    train = {
+        "checkpoint_every_steps": 2, "log_every_steps": 1, "num_workers": 0, "precision": "fp32",
+        "pretrain": {"copies": ["clean"], "epochs": 10, "steps_per_epoch": 3,
+                     "constant_until_epoch": 10, "margin_full_epoch": 10, "global_batch": 16,
+                     "batch_per_gpu": 16, **cpu},
+        "lmft": {"global_batch": 32, "batch_per_gpu": 16, **cpu},
+    }
+    cfg["models"]["tiny"] = {"model": TINY_TDNN, "num_mel_bins": BINS, "train": train,
+                             "scoring": {"top_k": 20}}
     (tmp / "config/config.yaml").write_text(yaml.safe_dump(cfg))
-    make_archive(tmp / "data/fbank/vox2dev/clean/shard0.jsonl.gz")
+    make_archive(tmp / f"data/fbank/{BINS}/vox2dev/clean/shard0.jsonl.gz")
     return tmp
 
 
