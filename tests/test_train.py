@@ -38,10 +38,10 @@ def test_two_gloo_ranks_equal_one_process_with_accumulation(archive, tmp_path: P
     the comparison is over the trained parameters, which is what the optimizer produces.
     """
     steps = {"epochs": 4, "steps_per_epoch": 2, "batch_per_gpu": 4}
-    single = settings(tmp_path / "one", archive, accumulation=2, cpu_processes=1, **steps)
+    single = settings(tmp_path / "one", archive, cpu_processes=1, **steps)  # accumulation 2
     one = dict(run(RunSettings.from_dict(single)).named_parameters())
 
-    ddp = settings(tmp_path / "two", archive, accumulation=1, cpu_processes=2, **steps)
+    ddp = settings(tmp_path / "two", archive, cpu_processes=2, **steps)  # 2 x 4: accumulation 1
     out = tmp_path / "ranks"
     out.mkdir()
     mp.spawn(ddp_rank, args=(2, free_port(), ddp, str(out)), nprocs=2, join=True)
@@ -97,7 +97,8 @@ def test_pretrain_then_lmft_logs_checkpoints_and_schedule(archive, tmp_path: Pat
 
 def test_losses_fall(archive, tmp_path: Path) -> None:
     """A short run on separable speakers learns: late losses are well below early ones."""
-    s = settings(tmp_path, archive, epochs=23, steps_per_epoch=2, batch_per_gpu=16)
+    s = settings(tmp_path, archive, epochs=23, steps_per_epoch=2, batch_per_gpu=16,
+                 global_batch=16)
     s["train"]["checkpoint_every_steps"] = 0
     s["train"]["pretrain"]["lr_per_128"] = 0.8
     run(RunSettings.from_dict(copy.deepcopy(s)))
@@ -166,6 +167,6 @@ def test_persistent_inf_nan_steps_stop_training(archive, tmp_path: Path, monkeyp
 
 def test_resuming_under_changed_settings_is_refused(archive, tmp_path: Path) -> None:
     run(RunSettings.from_dict(settings(tmp_path, archive, epochs=1)))
-    changed = settings(tmp_path, archive, epochs=1, batch_per_gpu=4)
+    changed = settings(tmp_path, archive, epochs=1, batch_per_gpu=4, global_batch=4)
     with pytest.raises(ValueError, match=r"global_batch: 8 -> 4"):
         run(RunSettings.from_dict(changed))

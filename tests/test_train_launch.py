@@ -41,14 +41,14 @@ def test_multi_node_outside_slurm_says_why(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_world_size_counts_every_node_and_sets_the_global_batch() -> None:
-    stage = {"gpus": 8, "nodes": 2, "batch_per_gpu": 32, "accumulation": 2}
+    stage = {"gpus": 8, "nodes": 2, "batch_per_gpu": 32, "global_batch": 1024}
     settings = RunSettings.from_dict({
         "alias": "m", "stage": "pretrain", "model": {"arch": "tdnn"}, "num_mel_bins": 80,
         "cmn_window": 300, "dither": 1.0, "train": {"pretrain": stage}, "archives": [],
         "init": None, "run_dir": "exp/m/pretrain", "out": "exp/m/pretrain/model.pt",
     })
     assert settings.world_size == 16
-    assert settings.global_batch == 32 * 16 * 2
+    assert (settings.global_batch, settings.accumulation) == (1024, 2)
 
 
 def test_run_settings_need_the_feature_dither() -> None:

@@ -46,7 +46,7 @@ def _kill_after_checkpoint(run_settings: dict, min_step: int) -> int:
 
 def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     archive, _ = make_archive(tmp_path / "shard0.jsonl.gz")
-    shape = {"epochs": 10, "steps_per_epoch": 3, "batch_per_gpu": 16}
+    shape = {"epochs": 10, "steps_per_epoch": 3, "batch_per_gpu": 16, "global_batch": 16}
     killed = settings(tmp_path / "killed", archive, **shape)
     whole = settings(tmp_path / "whole", archive, **shape)
 

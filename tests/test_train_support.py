@@ -68,14 +68,14 @@ TRAIN = {
     "skip_fraction": 0.1, "max_skipped_steps": 5, "retries": 1,
     "pretrain": {
         "copies": ["clean"], "crop_frames": 200, "batch_per_gpu": 8, "gpus": 0,
-        "cpu_processes": 1, "accumulation": 1, "epochs": 4, "steps_per_epoch": 2,
+        "cpu_processes": 1, "global_batch": 8, "epochs": 4, "steps_per_epoch": 2,
         "warmup_epochs": 1, "constant_until_epoch": 2, "margin_full_epoch": 3, "margin": 0.2,
         "lr_per_128": 0.08, "lr_divisor": 1,
         "resources": {"cpus": 1, "mem_mb": 2000, "runtime": 10},
     },
     "lmft": {
         "copies": ["clean"], "crop_frames": 300, "batch_per_gpu": 4, "gpus": 0,
-        "cpu_processes": 1, "accumulation": 2, "epochs": 1, "steps_per_epoch": None,
+        "cpu_processes": 1, "global_batch": 8, "epochs": 1, "steps_per_epoch": None,
         "warmup_epochs": 0, "constant_until_epoch": None, "margin_full_epoch": 0, "margin": 0.4,
         "lr_per_128": 0.08, "lr_divisor": 128,
         "resources": {"cpus": 1, "mem_mb": 2000, "runtime": 10},

@@ -168,9 +168,6 @@ def data_params(config: Mapping[str, Any], copies: list[str]) -> dict[str, Any]:
 def run_settings(config: Mapping[str, Any], exp: Experiment, stage: str, archives: list[str],
                  init: str | None, run_dir: str, out: str) -> dict[str, Any]:
     """The JSON settings of `python -m voxsv.train` (voxsv.train.settings.RunSettings)."""
-    train = copy.deepcopy(exp.train)
-    for name in exp.stages:
-        train[name]["accumulation"] = accumulation(train[name])
     exp.stage(stage)
     return {
         "alias": exp.alias,
@@ -179,7 +176,7 @@ def run_settings(config: Mapping[str, Any], exp: Experiment, stage: str, archive
         "num_mel_bins": exp.num_mel_bins,
         "cmn_window": config["data"]["cmn_window"],
         "dither": config["data"]["dither"],
-        "train": train,
+        "train": exp.train,
         "archives": [path for path in archives if path.endswith(".jsonl.gz")],
         "init": init,
         "run_dir": run_dir,

@@ -93,7 +93,7 @@ def _train(
     init_samples = start["init_epoch_samples"] if resumed else (start or {}).get("epoch_samples")
     steps_per_epoch = settings.steps_per_epoch(len(utts), init_samples)
     end = progress.stage_start + stage["epochs"] * steps_per_epoch
-    layout = Layout(stage["batch_per_gpu"], dist.world_size, dist.rank, stage["accumulation"])
+    layout = Layout(stage["batch_per_gpu"], dist.world_size, dist.rank, settings.accumulation)
     meta = {
         "arch": settings.model, "num_mel_bins": settings.num_mel_bins, "speakers": utts.speakers,
         "head_spec": _head_spec(settings, len(utts.speakers)), "stage": settings.stage,
@@ -200,7 +200,7 @@ class _Loop:
         self.s, self.dist, self.net, self.model = settings, dist, net, model
         self.optimizer, self.scaler, self.dtype = optimizer, scaler, dtype
         self.schedule, self.progress, self.meta = schedule, progress, meta
-        self.cfg, self.accumulation = settings.train, settings.stage_cfg["accumulation"]
+        self.cfg, self.accumulation = settings.train, settings.accumulation
         self.guard = SkipGuard(self.cfg["max_skipped_steps"], progress.skipped)
         self.stepper = OptimizerStep(
             net, model, optimizer, scaler, dtype, dist.device, self.accumulation,

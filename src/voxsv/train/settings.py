@@ -60,8 +60,17 @@ class RunSettings:
 
     @property
     def global_batch(self) -> int:
-        cfg = self.stage_cfg
-        return cfg["batch_per_gpu"] * self.world_size * cfg["accumulation"]
+        """Samples per optimizer step (the stage's `global_batch`; SPEC: 1,024)."""
+        return self.stage_cfg["global_batch"]
+
+    @property
+    def accumulation(self) -> int:
+        """Micro-steps per optimizer step: global batch / (batch per process x processes)."""
+        per_step = self.stage_cfg["batch_per_gpu"] * self.world_size
+        if self.global_batch % per_step:
+            raise ValueError(f"{self.alias} {self.stage}: global_batch {self.global_batch} is not "
+                             f"a multiple of batch_per_gpu x processes = {per_step}")
+        return self.global_batch // per_step
 
     @property
     def base_lr(self) -> float:
