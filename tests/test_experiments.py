@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from voxsv import artifacts
-from voxsv.configuration import load, load_schema, output_keys
-from voxsv.experiments import accumulation, deep_merge, resolve, train_params
+from voxsv.configuration import load, load_schema, output_keys, processes
+from voxsv.experiments import deep_merge, resolve, train_params
 from voxsv.results import load_reference, unmatched_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,6 +24,10 @@ PUBLISHED = {
     "4": ["res2net50_c64", "res2net50_c32", "res2net50_c16", "res2net101", "res2net152",
           "res2net200"],
 }
+
+
+def accumulation(stage: dict) -> int:
+    return stage["global_batch"] // (stage["batch_per_gpu"] * processes(stage))
 
 
 @pytest.fixture(scope="module")

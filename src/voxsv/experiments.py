@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from voxsv.configuration import describe, processes, stage_errors, without_run_keys
+from voxsv.configuration import describe, stage_errors, without_run_keys
 from voxsv.scoring_methods import get_method
 
 TRAIN_STAGES = ("pretrain", "lmft")
@@ -132,11 +132,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def accumulation(stage: Mapping[str, Any]) -> int:
-    """Micro-steps per optimizer step: global batch / (batch per process x processes)."""
-    return stage["global_batch"] // (stage["batch_per_gpu"] * processes(stage))
 
 
 def train_params(config: Mapping[str, Any], schema: Mapping[str, Any], exp: Experiment,
