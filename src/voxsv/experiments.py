@@ -147,15 +147,16 @@ def train_params(config: Mapping[str, Any], schema: Mapping[str, Any], exp: Expe
         "num_mel_bins": exp.num_mel_bins,
         "cmn_window": data["cmn_window"],
         "train": {**shared, stage: train[stage]},
-        "data": data_params(config, train[stage]["copies"]),
+        "data": data_params(config, exp, train[stage]["copies"]),
     }
 
 
-def data_params(config: Mapping[str, Any], copies: list[str]) -> dict[str, Any]:
+def data_params(config: Mapping[str, Any], exp: Experiment, copies: list[str]) -> dict[str, Any]:
     """The data settings behind a stage's archives (a changed one invalidates checkpoints)."""
     data = config["data"]
+    shards = "num_shards" if exp.train_set == "vox2_dev" else "eval_shards"
     return {
-        **{k: data[k] for k in ("seed", "dither", "on_bad_audio", "num_shards", "eval_shards")},
+        **{k: data[k] for k in ("seed", "dither", "on_bad_audio", shards)},
         "augment": {c: _sorted(data["augment"][c]) for c in sorted(copies) if c != "clean"},
     }
 
