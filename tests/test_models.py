@@ -13,7 +13,7 @@ import torch
 import yaml
 from torch import nn
 
-from voxsv import cli
+from voxsv.cli import main as cli_main
 from voxsv.models import ZOO, build_model
 from voxsv.models.layers import AttentiveStatsPooling, StatsPooling
 from voxsv.models.params import count_params, params_table
@@ -102,7 +102,7 @@ def test_params_match_published_table_within_2pct(name: str, bins: int, publishe
 def test_params_cli_prints_tsv_with_head() -> None:
     buf = io.StringIO()
     with redirect_stdout(buf):
-        assert cli.main(["params", "--bins", "40"]) == 0
+        assert cli_main(["params", "--bins", "40"]) == 0
     lines = buf.getvalue().splitlines()
     assert lines[0].split("\t") == ["model", "bins", "params", "params_with_head"]
     rows = {r[0]: r[1:] for r in (line.split("\t") for line in lines[1:])}

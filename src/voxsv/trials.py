@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from voxsv.errors import InputError
+
 AUDIO_SUFFIXES = (".wav", ".m4a", ".flac")
 _WHITESPACE = np.array([ord(c) for c in " \t\r\n\v\f"], dtype=np.uint8)
 
 
-class TrialsError(ValueError):
+class TrialsError(InputError):
     """A trial list that cannot be read: the message names the file and the line."""
 
 
@@ -55,6 +57,8 @@ def field_counts(raw: bytes) -> np.ndarray:
 def read_trials(path: str | os.PathLike) -> Trials:
     """Read a trial list; blank lines are ignored, any other line must be `<0|1> <utt> <utt>`."""
     path = Path(path)
+    if not path.is_file():
+        raise TrialsError(f"{path}: no such file")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
