@@ -97,3 +97,4 @@ def test_model_pt_and_onnx_carry_the_same_feature_settings(cli_files: dict[str, 
         assert extractor.features == FEATURES, name
         assert extractor.num_mel_bins == BINS
     assert load_extractor(cli_files["bare.pt"]).features is None
+    assert load_extractor(cli_files["bare.onnx"]).features is None
