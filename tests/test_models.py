@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 from contextlib import redirect_stdout
@@ -66,14 +67,23 @@ def meta_count(name: str, bins: int) -> int:
 
 
 @pytest.mark.parametrize("name", list(ZOO))
-def test_zoo_model_shapes_at_every_length(name: str) -> None:
-    torch.manual_seed(0)
-    model = build_model({"arch": name}, 80).eval().to(memory_format=torch.channels_last)
-    with torch.no_grad():
+def test_zoo_model_shapes_at_every_length(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shapes only, on the meta device (no memory, no arithmetic): the full-size models' values
+    are covered by the small family models below, which share every layer."""
+    autocast = torch.autocast  # has no meta backend; pooling turns it off around its stats
+
+    def meta_safe_autocast(device_type: str, *args: object, **kwargs: object) -> object:
+        if device_type == "meta":
+            return contextlib.nullcontext()
+        return autocast(device_type, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", meta_safe_autocast)
+    with torch.device("meta"), torch.no_grad():
+        model = build_model({"arch": name}, 80).eval().to(memory_format=torch.channels_last)
         for frames in LENGTHS:
-            out = model(torch.randn(1, frames, 80))
+            out = model(torch.empty(1, frames, 80))
             assert out.shape == (1, model.embedding_dim)
-            assert torch.isfinite(out).all()
+            assert out.is_meta
 
 
 @pytest.mark.parametrize("kind", list(SMALL))
