@@ -110,6 +110,7 @@ class OnnxExtractor:
                 f"{path}: inputs {found}: an extractor takes one (batch, frames, bins) input "
                 "with dynamic frames and gives one (batch, dim) output"
             )
+        self.path = Path(path)
         self.input_name = inputs[0].name
         self.num_mel_bins = shape[2]
         metadata = self.session.get_modelmeta().custom_metadata_map
@@ -123,7 +124,11 @@ class OnnxExtractor:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         feed = {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}
-        return self.session.run(None, feed)[0]
+        try:
+            return self.session.run(None, feed)[0]
+        except Exception as err:  # onnxruntime's pybind errors (see __init__)
+            reason = str(err).splitlines()[0][:200]
+            raise ModelError(f"{self.path}: fails on input {batch.shape} ({reason})") from err
 
 
 def resolve_device(device: str) -> str:
@@ -156,6 +161,11 @@ def load_extractor(path: str | os.PathLike, device: str = "cpu") -> Extractor:
     features = checkpoint.get("features")
     if features is not None:
         features = FeatureSettings.from_mapping(features, path)
+        if features.num_mel_bins != checkpoint["num_mel_bins"]:
+            raise ModelError(
+                f"{path}: `features` says {features.num_mel_bins} mel bins, "
+                f"the model takes {checkpoint['num_mel_bins']}"
+            )
     try:
         model = build_model(checkpoint["arch"], checkpoint["num_mel_bins"])
         model.load_state_dict(checkpoint["model"])
