@@ -35,3 +35,11 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     (workdir / "snakemake.log").write_text(result.stdout + result.stderr)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def cli_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real inputs of the command-line tests (good and bad), made once; see cli_inputs.py."""
+    from cli_inputs import make_cli_files
+
+    return make_cli_files(tmp_path_factory.mktemp("cli_files"))

@@ -11,7 +11,6 @@ import pytest
 import soundfile as sf
 
 from voxsv.audio import read_audio
-from voxsv.cli import main
 from voxsv.corpus import layout
 from voxsv.corpus.generate import generate_corpus
 from voxsv.corpus.sizes import PRESETS, CorpusSize
@@ -234,31 +233,6 @@ def test_speaker_identity_is_present_beyond_the_mean_spectrum(corpus: Path) -> N
     baseline = _eer_of({k: fbank(x).mean(axis=0) for k, x in audio.items()}, trials)
     f0 = _eer_of({k: _median_log_f0(x) for k, x in audio.items()}, trials, cosine=False)
     assert f0 <= baseline / 2
-
-
-def test_cli_writes_a_corpus_and_refuses_to_overwrite_one(tmp_path: Path, capsys) -> None:
-    out = tmp_path / "c"
-    args = [
-        "corpus",
-        str(out),
-        "--seed",
-        "5",
-        "--size",
-        "tiny",
-        "--vox1-speakers",
-        "5",
-        "--musan-files",
-        "1",
-    ]
-    assert main(args) == 0
-    assert len(list((out / layout.VOX1_WAV).iterdir())) == 5
-    assert len(list((out / "musan/noise/free-sound").iterdir())) == 1
-    before = {p: p.read_bytes() for p in out.rglob("*.txt")}
-    with pytest.raises(SystemExit, match="already holds files"):
-        main(args)
-    assert before == {p: p.read_bytes() for p in out.rglob("*.txt")}
-    with pytest.raises(SystemExit, match="vox1_test_speakers"):
-        main(["corpus", str(tmp_path / "d"), "--seed", "1", "--vox1-test-speakers", "50"])
 
 
 def test_sizes_are_validated() -> None:

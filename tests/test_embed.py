@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from voxsv.audio import write_wav
-from voxsv.cli import main
 from voxsv.embed import (
     OnnxExtractor,
     TorchExtractor,
@@ -158,25 +157,6 @@ def test_wavs_onnx_matches_torch_and_manual_pipeline(audio_and_model):
     with torch.no_grad():
         whole = model(torch.from_numpy(feats)[None])[0].numpy()
     np.testing.assert_allclose(from_torch[1], whole, rtol=1e-4, atol=1e-5)
-
-
-def test_embed_and_verify_clis(audio_and_model, tmp_path, capsys):
-    paths, _, onnx_path = audio_and_model
-    out = tmp_path / "emb.npz"
-    assert main(["embed", "--model", str(onnx_path), *map(str, paths), "--out", str(out)]) == 0
-    ids, emb = load_embeddings(out)
-    assert ids == [str(p) for p in paths] and emb.shape == (2, 6)
-    assert main(["embed", "--model", str(onnx_path), str(paths[0])]) == 0
-    printed = capsys.readouterr().out.split()
-    assert printed[0] == str(paths[0])
-    np.testing.assert_allclose([float(v) for v in printed[1:]], emb[0], rtol=1e-5)
-    expected = float(emb[0] @ emb[1] / np.linalg.norm(emb[0]) / np.linalg.norm(emb[1]))
-    verify = ["verify", "--model", str(onnx_path), str(paths[0]), str(paths[1])]
-    for threshold, decision in [(expected - 0.01, "accept"), (expected + 0.01, "reject")]:
-        assert main([*verify, "--threshold", str(threshold)]) == 0
-        lines = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
-        assert float(lines["score"]) == pytest.approx(expected, abs=1e-5)
-        assert lines["decision"] == decision
 
 
 def test_checkpoint_extractor_matches_its_model(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 from contextlib import redirect_stdout
@@ -13,7 +14,7 @@ import torch
 import yaml
 from torch import nn
 
-from voxsv import cli
+from voxsv.cli import main as cli_main
 from voxsv.models import ZOO, build_model
 from voxsv.models.layers import AttentiveStatsPooling, StatsPooling
 from voxsv.models.params import count_params, params_table
@@ -66,14 +67,23 @@ def meta_count(name: str, bins: int) -> int:
 
 
 @pytest.mark.parametrize("name", list(ZOO))
-def test_zoo_model_shapes_at_every_length(name: str) -> None:
-    torch.manual_seed(0)
-    model = build_model({"arch": name}, 80).eval().to(memory_format=torch.channels_last)
-    with torch.no_grad():
+def test_zoo_model_shapes_at_every_length(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shapes only, on the meta device (no memory, no arithmetic): the full-size models' values
+    are covered by the small family models below, which share every layer."""
+    autocast = torch.autocast  # has no meta backend; pooling turns it off around its stats
+
+    def meta_safe_autocast(device_type: str, *args: object, **kwargs: object) -> object:
+        if device_type == "meta":
+            return contextlib.nullcontext()
+        return autocast(device_type, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", meta_safe_autocast)
+    with torch.device("meta"), torch.no_grad():
+        model = build_model({"arch": name}, 80).eval().to(memory_format=torch.channels_last)
         for frames in LENGTHS:
-            out = model(torch.randn(1, frames, 80))
+            out = model(torch.empty(1, frames, 80))
             assert out.shape == (1, model.embedding_dim)
-            assert torch.isfinite(out).all()
+            assert out.is_meta
 
 
 @pytest.mark.parametrize("kind", list(SMALL))
@@ -102,7 +112,7 @@ def test_params_match_published_table_within_2pct(name: str, bins: int, publishe
 def test_params_cli_prints_tsv_with_head() -> None:
     buf = io.StringIO()
     with redirect_stdout(buf):
-        assert cli.main(["params", "--bins", "40"]) == 0
+        assert cli_main(["params", "--bins", "40"]) == 0
     lines = buf.getvalue().splitlines()
     assert lines[0].split("\t") == ["model", "bins", "params", "params_with_head"]
     rows = {r[0]: r[1:] for r in (line.split("\t") for line in lines[1:])}

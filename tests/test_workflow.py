@@ -1,17 +1,24 @@
-"""The embedded default end to end: every stage's outputs, training that learns, and a best
-model at most half the mean-FBANK baseline's EER on the mini O list (slow: one full run)."""
+"""The embedded default end to end (slow: one full local run, shared with the SLURM test):
+every result recomputed from the score files it came from, scores from the embeddings, the
+exported models against the embeddings, the report's embedded files, training that learns, a
+best model at most half the mean-FBANK baseline's EER, and reruns that redo only what changed."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import pytest
 import yaml
 from lhotse import CutSet
-from workflow_support import REPO, run_snakemake
+from sklearn.metrics import roc_curve
+from workflow_support import REPO, copy_data_stage, planned_jobs, run_snakemake
 
+from voxsv.features import sliding_cmn
 from voxsv.metrics import eer
 from voxsv.scoring import score_trials
 from voxsv.trials import read_trials
@@ -22,7 +29,10 @@ CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 MODELS = list(CONFIG["models"])
 STAGES = ("pretrain", "lmft")
 SCORINGS = tuple(CONFIG["scoring"]["methods"])
+TRIALS = CONFIG["trials"]  # name -> path in the working directory
+TRIAL_COUNTS = {"O": "o_trials", "E": "e_trials", "H": "h_trials"}  # corpus sizes in the config
 LOG_HEADER = "step epoch lr margin loss accuracy segments_per_s skipped_steps".split()
+DATA_URI = re.compile(r"data:[^;\"']*;charset=[^;\"']*;filename=([^;\"']+);base64,([\w+/=]+)")
 
 
 def read_tsv(path: Path) -> list[dict[str, str]]:
@@ -30,26 +40,102 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-def test_every_result_table_has_a_row_per_trial_list(default_run: Path) -> None:
+def trial_list(path: Path) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """(enroll, test) pairs and 0/1 labels of a trial list, read with plain Python."""
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    return [(e, t) for _, e, t in rows], np.array([int(label) for label, _, _ in rows])
+
+
+def reference_metrics(scores: np.ndarray, labels: np.ndarray, p_target: float) -> tuple:
+    """EER % (the FPR where |FNR - FPR| is smallest) and normalised minDCF, from sklearn's ROC
+    over every distinct threshold (SPEC section 5)."""
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    fnr = 1.0 - tpr
+    eer_pct = 100.0 * fpr[np.argmin(np.abs(fnr - fpr))]
+    dcf = np.min(fnr * p_target + fpr * (1.0 - p_target)) / min(p_target, 1.0 - p_target)
+    return eer_pct, dcf
+
+
+def test_result_tables_are_the_metrics_of_their_score_files(default_run: Path) -> None:
+    """Every row: the trial list's exact size, and EER/minDCF recomputed (sklearn) from the
+    score file of exactly those trials."""
+    for name, key in TRIAL_COUNTS.items():
+        assert len(trial_list(default_run / TRIALS[name])[0]) == CONFIG["corpus"][key]
     for model in MODELS:
         for stage in STAGES:
             for scoring in SCORINGS:
                 rows = read_tsv(default_run / f"results/{model}_{stage}_{scoring}.tsv")
-                assert [r["trials"] for r in rows] == list(CONFIG["trials"])
+                assert [r["trials"] for r in rows] == list(TRIALS)
                 for row in rows:
-                    assert 0.0 <= float(row["eer_pct"]) <= 100.0
+                    pairs, labels = trial_list(default_run / TRIALS[row["trials"]])
+                    scored = {}
+                    score_file = f"exp/{model}/{stage}/scores/{scoring}_{row['trials']}.txt"
+                    for line in (default_run / score_file).read_text().splitlines():
+                        enroll, test, value = line.split()
+                        scored[enroll, test] = float(value)
+                    assert sorted(scored) == sorted(pairs), score_file
+                    scores = np.array([scored[p] for p in pairs])
+                    eer_pct, dcf = reference_metrics(scores, labels, 0.01)
+                    assert int(row["n_trials"]) == len(pairs)
                     assert float(row["p_target"]) == 0.01
-                    assert int(row["n_trials"]) > 0
+                    assert float(row["eer_pct"]) == pytest.approx(eer_pct, abs=5e-5), score_file
+                    assert float(row["min_dcf"]) == pytest.approx(dcf, abs=5e-5), score_file
 
 
-def test_summary_plots_and_exported_models_exist(default_run: Path) -> None:
-    summary = read_tsv(default_run / "results/summary.tsv")
-    assert len(summary) == len(MODELS) * len(STAGES) * len(SCORINGS)
-    assert (default_run / "results/summary.md").read_text().startswith("|")
+def test_cosine_scores_are_the_cosines_of_the_embeddings(default_run: Path) -> None:
     for model in MODELS:
-        assert (default_run / f"results/det/{model}.png").read_bytes()[:4] == b"\x89PNG"
         for stage in STAGES:
-            assert (default_run / f"exp/{model}/{stage}/model.onnx").stat().st_size > 0
+            store = np.load(default_run / f"exp/{model}/{stage}/embeddings/vox1/shard0.npz")
+            emb = dict(zip(store["ids"].tolist(), store["embeddings"].astype(np.float64),
+                           strict=True))  # fmt: skip
+            pairs, _ = trial_list(default_run / TRIALS["O"])
+            lines = (default_run / f"exp/{model}/{stage}/scores/cosine_O.txt").read_text()
+            got = [float(line.split()[2]) for line in lines.splitlines()]
+            want = [emb[e] @ emb[t] / np.linalg.norm(emb[e]) / np.linalg.norm(emb[t])
+                    for e, t in pairs]  # fmt: skip
+            np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_exported_models_give_the_pipelines_embeddings(default_run: Path) -> None:
+    """Each model.onnx, run in onnxruntime on stored features + CMN, gives the embeddings that
+    the evaluation computed with model.pt (utterances under chunk_frames: one chunk)."""
+    cuts = CutSet.from_file(default_run / "data/fbank/vox1/shard0.jsonl.gz")
+    cuts = list(cuts.with_features_path_prefix(str(default_run)).subset(first=3))
+    root = (default_run / CONFIG["paths"]["voxceleb1"]).resolve()
+    for model in MODELS:
+        for stage in STAGES:
+            store = np.load(default_run / f"exp/{model}/{stage}/embeddings/vox1/shard0.npz")
+            emb = dict(zip(store["ids"].tolist(), store["embeddings"], strict=True))
+            session = onnxruntime.InferenceSession(
+                str(default_run / f"exp/{model}/{stage}/model.onnx"),
+                providers=["CPUExecutionProvider"],
+            )
+            name = session.get_inputs()[0].name
+            for cut in cuts:
+                feats = sliding_cmn(cut.load_features(), CONFIG["data"]["cmn_window"])
+                assert len(feats) <= CONFIG["scoring"]["chunk_frames"]
+                (got,) = session.run(None, {name: feats[None]})
+                path = Path(cut.recording.sources[0].source)
+                uid = (path if path.is_absolute() else default_run / path).resolve()
+                want = emb[uid.relative_to(root).as_posix()]
+                np.testing.assert_allclose(got[0], want, rtol=1e-4, atol=1e-4)
+
+
+def test_summary_holds_every_result_and_plots_are_pngs(default_run: Path) -> None:
+    summary = read_tsv(default_run / "results/summary.tsv")
+    assert [(r["alias"], r["stage"], r["scoring"]) for r in summary] == [
+        (m, st, sc) for m in MODELS for st in STAGES for sc in SCORINGS
+    ]
+    markdown = (default_run / "results/summary.md").read_text()
+    for row in summary:
+        name = f"{row['alias']}_{row['stage']}_{row['scoring']}"
+        for result in read_tsv(default_run / f"results/{name}.tsv"):
+            assert row[f"{result['trials']}_eer_pct"] == result["eer_pct"]
+            assert row[f"{result['trials']}_min_dcf"] == result["min_dcf"]
+            assert f"{result['eer_pct']} / {result['min_dcf']}" in markdown
+    for model in MODELS:
+        png = (default_run / f"results/det/{model}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
 def stage_config(model: str, stage: str) -> dict:
@@ -87,7 +173,7 @@ def mean_fbank_baseline_eer(workdir: Path) -> float:
     cuts = cuts.with_features_path_prefix(str(workdir))  # storage paths are workdir-relative
     ids = [cut.id for cut in cuts]
     means = np.stack([cut.load_features().mean(axis=0) for cut in cuts])
-    trials = read_trials(workdir / CONFIG["trials"]["O"])
+    trials = read_trials(workdir / TRIALS["O"])
     return eer(score_trials(trials, ids, means - means.mean(axis=0)), trials.labels)[0]
 
 
@@ -101,14 +187,42 @@ def test_best_model_halves_the_mean_fbank_baseline(default_run: Path) -> None:
     assert best <= baseline / 2, (best, baseline)
 
 
-def test_report_includes_tables_and_plots(default_run: Path) -> None:
+def test_report_embeds_the_result_files(default_run: Path) -> None:
+    """The report carries summary.tsv, every result table and every DET plot byte for byte."""
     result = run_snakemake(default_run, "--report", "report.html", timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = (default_run / "report.html").read_text(errors="replace")
-    assert "summary.tsv" in report and "det" in report
+    html = (default_run / "report.html").read_text(errors="replace").replace("\\/", "/")
+    embedded = {name: base64.b64decode(data) for name, data in DATA_URI.findall(html)}
+    expected = [default_run / "results/summary.tsv"]
+    expected += [default_run / f"results/det/{model}.png" for model in MODELS]
+    expected += [default_run / f"results/{m}_{st}_{sc}.tsv"
+                 for m in MODELS for st in STAGES for sc in SCORINGS]  # fmt: skip
+    for path in expected:
+        assert embedded.get(path.name) == path.read_bytes(), path.name
 
 
 def test_rerun_is_up_to_date(default_run: Path) -> None:
     result = run_snakemake(default_run, "-n", "--cores", "2")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_lost_fbank_archive_rebuilds_only_its_shard(default_run: Path, tmp_path: Path) -> None:
+    """Deleting one shard's archive (in a copy of the run) plans exactly that FBANK job; the
+    rebuilt shard has the same cuts and, seeded, the same features."""
+    workdir = copy_data_stage(default_run, tmp_path / "work")
+    target = "data/fbank/vox2dev/noise/shard1.jsonl.gz"
+    # consumers name both files of an archive (as default_targets does), so a lost .lca counts
+    targets = [target, target.replace(".jsonl.gz", ".lca"), "data/fbank/vox1/shard0.lca"]
+    before = list(CutSet.from_file(workdir / target).with_features_path_prefix(str(workdir)))
+    assert before and all(c.id.endswith("_noise") for c in before)
+    first = before[0].load_features()  # now: the archive is about to go
+    (workdir / target.replace(".jsonl.gz", ".lca")).unlink()
+    dry = run_snakemake(workdir, "-n", "--cores", "2", *targets, timeout=300)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert planned_jobs(dry.stdout + dry.stderr) == {"fbank_vox2dev": 1}
+    rerun = run_snakemake(workdir, "--cores", "2", *targets, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    again = list(CutSet.from_file(workdir / target).with_features_path_prefix(str(workdir)))
+    assert [c.id for c in again] == [c.id for c in before]
+    assert np.array_equal(again[0].load_features(), first)

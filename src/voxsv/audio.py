@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from voxsv.atomic import atomic_path
+from voxsv.errors import InputError
 
 SAMPLE_RATE = 16000
 FFMPEG_EXTENSIONS = (".m4a",)
@@ -24,7 +25,7 @@ FFMPEG_PCM = ["-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le"]  # ffmpeg outp
 _UNKNOWN_SIZE = 0xFFFFFFFF  # RIFF size written by streaming writers that could not seek back
 
 
-class AudioError(ValueError):
+class AudioError(InputError):
     """A file that is not readable 16 kHz mono audio; the message names the file."""
 
 

@@ -14,7 +14,7 @@ The extractor is a torch module or an ONNX model (onnxruntime), behind `Extracto
 
 from __future__ import annotations
 
-import argparse
+import functools
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,6 +23,9 @@ from typing import Protocol
 
 import numpy as np
 import torch
+
+from voxsv.errors import InputError, ModelError
+from voxsv.feature_settings import FeatureSettings
 
 CHUNK_FRAMES = 1000
 MIN_FRAMES = 25  # tf_extract.py: the shortest input, and the shortest tail chunk kept
@@ -34,6 +37,8 @@ class Extractor(Protocol):
     """An embedding extractor: (batch, frames, bins) float32 -> (batch, dim) float32."""
 
     num_mel_bins: int
+    features: FeatureSettings | None  # the settings stored in the model file, if any
+    min_frames: int  # the shortest input it accepts
 
     def __call__(self, batch: np.ndarray) -> np.ndarray: ...
 
@@ -41,10 +46,30 @@ class Extractor(Protocol):
 class TorchExtractor:
     """A torch embedding extractor run in eval mode without gradients on `device`."""
 
-    def __init__(self, model: torch.nn.Module, num_mel_bins: int, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        num_mel_bins: int,
+        device: str = "cpu",
+        features: FeatureSettings | None = None,
+    ) -> None:
         self.model = model.to(device).eval()
         self.num_mel_bins = num_mel_bins
         self.device = torch.device(device)
+        self.features = features
+
+    @functools.cached_property
+    def min_frames(self) -> int:
+        """Shortest input the model runs on (its receptive field), tried from 1 frame up."""
+        from voxsv.export import MIN_FRAMES
+
+        for frames in range(1, MIN_FRAMES):
+            try:
+                self(np.zeros((1, frames, self.num_mel_bins), dtype=np.float32))
+            except RuntimeError:  # torch: "Kernel size can't be greater than actual input size"
+                continue
+            return frames
+        return MIN_FRAMES
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -58,19 +83,53 @@ class OnnxExtractor:
     def __init__(self, path: str | os.PathLike, providers: Sequence[str] | None = None) -> None:
         import onnxruntime as ort
 
-        self.session = ort.InferenceSession(
-            str(path), providers=list(providers or ["CPUExecutionProvider"])
-        )
-        (inp,) = self.session.get_inputs()
-        self.input_name = inp.name
-        bins = inp.shape[-1]
-        if not isinstance(bins, int):
-            raise ValueError(f"{path}: input {inp.name!r} has no fixed mel-bin dimension")
-        self.num_mel_bins = bins
+        from voxsv.export import MIN_FRAMES, MIN_FRAMES_KEY
+
+        if not Path(path).is_file():
+            raise ModelError(f"{path}: no such file")
+        try:
+            self.session = ort.InferenceSession(
+                str(path), providers=list(providers or ["CPUExecutionProvider"])
+            )
+        except Exception as err:  # onnxruntime's errors (NO_SUCHFILE, INVALID_PROTOBUF, ...)
+            # are pybind classes with no common base below Exception
+            # "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from P failed:<reason>"
+            reason = str(err).split(" failed:", 1)[-1].strip().split("\n")[0][:200]
+            raise ModelError(f"{path}: not a loadable ONNX model ({reason})") from err
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        shape = inputs[0].shape if len(inputs) == 1 else None
+        if (
+            shape is None
+            or len(shape) != 3
+            or isinstance(shape[1], int)
+            or not isinstance(shape[2], int)
+            or len(outputs) != 1
+            or len(outputs[0].shape) != 2
+        ):
+            found = ", ".join(f"{i.name} {i.shape}" for i in inputs)
+            raise ModelError(
+                f"{path}: inputs {found}: an extractor takes one (batch, frames, bins) input "
+                "with dynamic frames and gives one (batch, dim) output"
+            )
+        self.path = Path(path)
+        self.input_name = inputs[0].name
+        self.num_mel_bins = shape[2]
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.features = FeatureSettings.from_metadata(metadata, path)
+        if self.features is not None and self.features.num_mel_bins != self.num_mel_bins:
+            raise ModelError(
+                f"{path}: metadata says {self.features.num_mel_bins} mel bins, "
+                f"the input has {self.num_mel_bins}"
+            )
+        self.min_frames = int(metadata.get(MIN_FRAMES_KEY, MIN_FRAMES))
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         feed = {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}
-        return self.session.run(None, feed)[0]
+        try:
+            return self.session.run(None, feed)[0]
+        except Exception as err:  # onnxruntime's pybind errors (see __init__)
+            reason = str(err).splitlines()[0][:200]
+            raise ModelError(f"{self.path}: fails on input {batch.shape} ({reason})") from err
 
 
 def resolve_device(device: str) -> str:
@@ -87,13 +146,33 @@ def load_extractor(path: str | os.PathLike, device: str = "cpu") -> Extractor:
         return OnnxExtractor(path)
     from voxsv.models import build_model
 
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a non-checkpoint fails in pickle, zipfile or torch, each its own way
+        raise ModelError(
+            f"{path}: not a model.pt checkpoint or .onnx model ({type(err).__name__}: {err})"
+        ) from err
+    if not isinstance(checkpoint, dict):
+        raise ModelError(f"{path}: holds a {type(checkpoint).__name__}, not a model checkpoint")
     missing = {"arch", "num_mel_bins", "model"} - set(checkpoint)
     if missing:
-        raise ValueError(f"{path}: checkpoint lacks {sorted(missing)}")
-    model = build_model(checkpoint["arch"], checkpoint["num_mel_bins"])
-    model.load_state_dict(checkpoint["model"])
-    return TorchExtractor(model, checkpoint["num_mel_bins"], resolve_device(device))
+        raise ModelError(f"{path}: checkpoint lacks {sorted(missing)}")
+    features = checkpoint.get("features")
+    if features is not None:
+        features = FeatureSettings.from_mapping(features, path)
+        if features.num_mel_bins != checkpoint["num_mel_bins"]:
+            raise ModelError(
+                f"{path}: `features` says {features.num_mel_bins} mel bins, "
+                f"the model takes {checkpoint['num_mel_bins']}"
+            )
+    try:
+        model = build_model(checkpoint["arch"], checkpoint["num_mel_bins"])
+        model.load_state_dict(checkpoint["model"])
+    except (ValueError, KeyError, TypeError, RuntimeError) as err:
+        raise ModelError(f"{path}: weights do not fit arch {checkpoint['arch']} ({err})") from err
+    return TorchExtractor(model, checkpoint["num_mel_bins"], resolve_device(device), features)
 
 
 def chunk_bounds(num_frames: int, chunk_frames: int = CHUNK_FRAMES) -> list[tuple[int, int]]:
@@ -141,7 +220,7 @@ def embed_features(
     for block in _windows(items, window):
         for uid, feats in block:
             if feats.ndim != 2 or feats.shape[1] != extractor.num_mel_bins:
-                raise ValueError(
+                raise InputError(
                     f"{uid}: features of shape {feats.shape}, the model takes "
                     f"{extractor.num_mel_bins} mel bins"
                 )
@@ -216,25 +295,3 @@ def embed_manifest(
 
     cuts = CutSet.from_file(manifest)
     save_embeddings(out, *embed_cuts(cuts, extractor, chunk_frames, batch_size, cmn_window))
-
-
-def _run_embed(args: argparse.Namespace) -> int:
-    from voxsv.scoring import save_embeddings
-
-    ids, embeddings = embed_wavs(args.audio, load_extractor(args.model), args.chunk_frames)
-    if args.out:
-        save_embeddings(args.out, ids, embeddings)
-    else:
-        for uid, row in zip(ids, embeddings, strict=True):
-            print(uid, " ".join(f"{v:.6g}" for v in row))
-    return 0
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """`voxsv embed`: embeddings of audio files (printed, or saved as .npz)."""
-    parser = subparsers.add_parser("embed", help="embeddings of audio files")
-    parser.add_argument("--model", required=True, help="model.onnx or a model.pt checkpoint")
-    parser.add_argument("audio", nargs="+", help="audio files (.wav, .flac, .m4a)")
-    parser.add_argument("--out", help="embeddings .npz to write (ids = the paths as given)")
-    parser.add_argument("--chunk-frames", type=int, default=CHUNK_FRAMES)
-    parser.set_defaults(func=_run_embed)

@@ -8,7 +8,6 @@ scikit-learn's `roc_curve(..., drop_intermediate=False)`, computed here with one
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,22 +103,3 @@ def format_metrics(metrics: Metrics) -> str:
         ("n_trials", str(metrics.n_trials)),
     ]
     return "".join(f"{key}\t{value}\n" for key, value in rows)
-
-
-def _run(args: argparse.Namespace) -> int:
-    from voxsv.scoring import read_scores
-    from voxsv.trials import read_trials
-
-    trials = read_trials(args.trials)
-    scores = read_scores(args.scores, trials)
-    print(format_metrics(evaluate(scores, trials.labels, args.p_target)), end="")
-    return 0
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """`voxsv eer`: EER and minDCF of a score file against its trial list."""
-    parser = subparsers.add_parser("eer", help="EER and minDCF of a score file")
-    parser.add_argument("--trials", required=True, help="trial list `<0|1> <enroll> <test>`")
-    parser.add_argument("--scores", required=True, help="score file `<enroll> <test> <score>`")
-    parser.add_argument("--p-target", type=float, default=0.01, help="minDCF prior (0.01)")
-    parser.set_defaults(func=_run)

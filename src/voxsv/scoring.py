@@ -19,9 +19,9 @@ score` and `voxsv eer` start without torch.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from voxsv.atomic import atomic_path
-from voxsv.trials import Trials, field_counts, read_trials, split_fields, utterance_id
+from voxsv.errors import InputError
+from voxsv.trials import Trials, field_counts, split_fields, utterance_id
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,11 @@ TRIAL_CHUNK = 4096  # trials whose embedding pairs are gathered at once (cache-s
 SHOW_MISSING = 5  # how many missing ids an error message lists
 
 
-class ScoreFileError(ValueError):
+class ScoreFileError(InputError):
     """A score file that cannot be read or does not match its trial list."""
 
 
-class MissingEmbeddingError(ValueError):
+class MissingEmbeddingError(InputError):
     """Trials name utterances that have no embedding (the message counts and lists some)."""
 
 
@@ -67,18 +68,44 @@ def save_embeddings(path: str | os.PathLike, ids: Sequence[str], embeddings: np.
 
 
 def load_embeddings(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
-    """Read an embeddings store; a missing key, a shape mismatch or a repeated id is an error."""
-    with np.load(path, allow_pickle=False) as store:
+    """Read an embeddings store; not an .npz store, a missing key, a shape mismatch, a repeated
+    id or a NaN, infinite or all-zero embedding is an error naming the file (and the ids)."""
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        store = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # numpy's "allow_pickle"
+        # for arbitrary bytes, zipfile's errors for a damaged archive
+        raise InputError(f"{path}: not an embeddings store (.npz with ids and embeddings)") from err
+    if not isinstance(store, np.lib.npyio.NpzFile):
+        raise InputError(f"{path}: a single .npy array, not an embeddings store (.npz)")
+    with store:
         missing = {"ids", "embeddings"} - set(store.files)
         if missing:
-            raise ValueError(f"{path}: embeddings store lacks {sorted(missing)}")
-        ids = store["ids"].tolist()
-        embeddings = store["embeddings"].astype(np.float32, copy=False)
+            raise InputError(f"{path}: embeddings store lacks {sorted(missing)}")
+        try:
+            ids = store["ids"].tolist()
+            embeddings = store["embeddings"].astype(np.float32, copy=False)
+        except (ValueError, OSError, zipfile.BadZipFile) as err:
+            raise InputError(f"{path}: damaged embeddings store ({err})") from err
     if embeddings.ndim != 2 or len(ids) != len(embeddings):
-        raise ValueError(f"{path}: {len(ids)} ids for embeddings of shape {embeddings.shape}")
+        raise InputError(f"{path}: {len(ids)} ids for embeddings of shape {embeddings.shape}")
     if len(set(ids)) != len(ids):
-        raise ValueError(f"{path}: {len(ids) - len(set(ids))} repeated id(s)")
+        raise InputError(f"{path}: {len(ids) - len(set(ids))} repeated id(s)")
+    _check_finite_nonzero(path, ids, embeddings)
     return ids, embeddings
+
+
+def _check_finite_nonzero(path: str | os.PathLike, ids: list[str], embeddings: np.ndarray) -> None:
+    """A NaN, infinite or all-zero embedding has no direction to score: an error naming ids."""
+    for bad, what in (
+        (~np.isfinite(embeddings).all(axis=1), "NaN or infinite"),
+        (~embeddings.any(axis=1), "all zero"),
+    ):
+        rows = np.flatnonzero(bad)
+        if rows.size:
+            shown = ", ".join(ids[n] for n in rows[:SHOW_MISSING])
+            raise InputError(f"{path}: {rows.size} embedding(s) are {what}: {shown}")
 
 
 def cohort_means(
@@ -101,13 +128,23 @@ def cohort_means(
 
 
 def merge_embeddings(paths: Sequence[str | os.PathLike]) -> tuple[list[str], np.ndarray]:
-    """The stores of several shards as one (ids in shard order); a repeated id is an error."""
+    """The stores of several shards as one (ids in shard order); a repeated id or another
+    dimension is an error naming the files."""
     parts = [load_embeddings(p) for p in paths]
+    for path, (_, emb) in zip(paths, parts, strict=True):
+        if emb.shape[1] != parts[0][1].shape[1]:
+            raise InputError(
+                f"{path}: embeddings of dimension {emb.shape[1]}, "
+                f"but {paths[0]} has dimension {parts[0][1].shape[1]}"
+            )
     if len(parts) == 1:
         return parts[0]
     ids = [i for part_ids, _ in parts for i in part_ids]
     if len(set(ids)) != len(ids):
-        raise ValueError(f"{len(ids) - len(set(ids))} id(s) appear in more than one of {paths}")
+        raise InputError(
+            f"{', '.join(map(str, paths))}: {len(ids) - len(set(ids))} id(s) appear in more "
+            "than one of these files"
+        )
     return ids, np.concatenate([emb for _, emb in parts])
 
 
@@ -313,6 +350,8 @@ def write_scores(path: str | os.PathLike, trials: Trials, scores: np.ndarray) ->
 def read_scores(path: str | os.PathLike, trials: Trials) -> np.ndarray:
     """Scores of a score file in the order of `trials`; missing or extra pairs are errors."""
     path = Path(path)
+    if not path.is_file():
+        raise ScoreFileError(f"{path}: no such file")
     raw = path.read_bytes()
     counts = field_counts(raw)
     bad = np.flatnonzero((counts != 0) & (counts != 3))
@@ -321,7 +360,12 @@ def read_scores(path: str | os.PathLike, trials: Trials) -> np.ndarray:
             f"{path}:{bad[0] + 1}: expected 3 fields `<enroll> <test> <score>`, "
             f"found {counts[bad[0]]}"
         )
-    tokens = split_fields(raw, raw.decode("utf-8"), counts)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ScoreFileError(f"{path}:{line}: not UTF-8 text") from err
+    tokens = split_fields(raw, text, counts)
     try:
         values = np.array(tokens[2::3], dtype=np.float64)
     except ValueError as err:
@@ -362,37 +406,3 @@ def _join_scores(
         shown = "; ".join(f"{e} {t}" for e, t in sorted(extra)[:SHOW_MISSING])
         raise ScoreFileError(f"{path}: {len(extra)} scored pair(s) are not trials, e.g. {shown}")
     return np.array([by_pair[p] for p in wanted], dtype=np.float64)
-
-
-def _run(args: argparse.Namespace) -> int:
-    from voxsv.scoring_methods import COHORT_EMBEDDINGS, HEAD_WEIGHTS, load_cohort
-
-    trials = read_trials(args.trials)
-    ids, embeddings = merge_embeddings(args.embeddings)
-    stats = load_stats(args.stats) if args.stats else None
-    cohort = None
-    if args.cohort:
-        cohort = load_cohort(COHORT_EMBEDDINGS, args.cohort)
-    elif args.head_cohort:
-        cohort = load_cohort(HEAD_WEIGHTS, args.head_cohort)
-    scores = score_trials(trials, ids, embeddings, cohort, args.top_k, stats)
-    write_scores(args.out, trials, scores)
-    return 0
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """`voxsv score`: cosine (or AS-norm with a cohort or its statistics) scores of a trial list."""
-    parser = subparsers.add_parser("score", help="score a trial list from stored embeddings")
-    parser.add_argument("--trials", required=True, help="trial list `<0|1> <enroll> <test>`")
-    parser.add_argument(
-        "--embeddings", required=True, nargs="+", help="embeddings .npz of the utterances (shards)"
-    )
-    norm = parser.add_mutually_exclusive_group()
-    norm.add_argument("--cohort", help="cohort .npz (per-speaker means): AS-norm scores")
-    norm.add_argument(
-        "--head-cohort", help="model.pt whose classifier weight vectors are the AS-norm cohort"
-    )
-    norm.add_argument("--stats", help="precomputed AS-norm cohort statistics .npz")
-    parser.add_argument("--top-k", type=int, default=400, help="AS-norm top-k cohort scores")
-    parser.add_argument("--out", required=True, help="score file to write")
-    parser.set_defaults(func=_run)

@@ -17,13 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
+from voxsv.errors import InputError
+
 AUDIO_SUFFIXES = (".wav", ".m4a", ".flac")
 _IS_SPACE = np.zeros(256, dtype=bool)  # byte -> is whitespace, as str.split() sees ASCII
 _IS_SPACE[[ord(c) for c in " \t\r\n\v\f"]] = True
 _FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 
 
-class TrialsError(ValueError):
+class TrialsError(InputError):
     """A trial list that cannot be read: the message names the file and the line."""
 
 
@@ -80,6 +82,8 @@ def split_fields(raw: bytes, text: str, counts: np.ndarray) -> list[str]:
 def read_trials(path: str | os.PathLike) -> Trials:
     """Read a trial list; blank lines are ignored, any other line must be `<0|1> <utt> <utt>`."""
     path = Path(path)
+    if not path.is_file():
+        raise TrialsError(f"{path}: no such file")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")

@@ -17,7 +17,7 @@ with rule_log(smk):
     cuts = CutSet.from_file(smk.input.features).subset(first=smk.params.num_utterances)
     inputs = [sliding_cmn(cut.load_features(), smk.params.cmn_window)[None] for cut in cuts]
     with atomic_path(smk.output[0]) as tmp:
-        export_onnx(extractor.model, tmp, extractor.num_mel_bins)
+        export_onnx(extractor.model, tmp, extractor.num_mel_bins, extractor.features)
         worst = check_onnx(extractor.model, tmp, inputs)
         logging.info("max |onnx - torch| = %.3g over %d utterances", worst, len(inputs))
         if not worst < smk.params.tolerance:

@@ -1,9 +1,6 @@
-"""`voxsv params`: trainable parameter counts of every zoo model, with and without the head."""
+"""Trainable parameter counts of every zoo model, with and without the head."""
 
 from __future__ import annotations
-
-import argparse
-import sys
 
 import torch
 from torch import nn
@@ -31,19 +28,3 @@ def params_table(num_mel_bins: int) -> str:
         params = count_params(model)
         rows.append(f"{name}\t{num_mel_bins}\t{params}\t{params + count_params(head)}")
     return "\n".join(rows) + "\n"
-
-
-def run(args: argparse.Namespace) -> int:
-    """Print the parameter table for `args.bins` mel bins."""
-    sys.stdout.write(params_table(args.bins))
-    return 0
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `params` subcommand."""
-    parser = subparsers.add_parser(
-        "params", help="print trainable parameter counts of the model zoo (TSV)",
-        description=__doc__.splitlines()[0],
-    )
-    parser.add_argument("--bins", type=int, default=80, help="number of mel bins (default 80)")
-    parser.set_defaults(func=run)

@@ -1,0 +1,7 @@
+"""`python -m voxsv.cli`: the `voxsv` command."""
+
+import sys
+
+from voxsv.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,65 @@
+"""What `embed` and `verify` share: the model file with its feature settings, and the network
+input of each audio file computed from them (voxsv.feature_settings)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from voxsv.cli.common import at_least, input_file
+from voxsv.embed import MIN_FRAMES, Extractor, load_extractor
+from voxsv.errors import InputError, ModelError
+
+FRAME_SAMPLES, HOP_SAMPLES = 400, 160  # Kaldi FBANK: 25 ms frames every 10 ms at 16 kHz
+
+SEED_HELP = (
+    "seed of the FBANK dither (when the model's settings dither), per file with its path as "
+    "given minus the suffix, as the pipeline seeds data.seed per cut id"
+)
+
+
+def open_model(path: str | os.PathLike, chunk_frames: int) -> Extractor:
+    """The extractor of a model file that stores its feature settings; checks --chunk-frames."""
+    at_least("--chunk-frames", chunk_frames, 1)
+    extractor = load_extractor(path)
+    if extractor.features is None:
+        raise ModelError(
+            f"{path}: stores no feature settings (model.pt `features`, model.onnx voxsv.* "
+            "metadata): train or export it with this voxsv version"
+        )
+    shortest = extractor.min_frames
+    at_least(
+        "--chunk-frames", chunk_frames, max(shortest, MIN_FRAMES),
+        f" for {path}: it needs inputs of {shortest} frames or more, and an utterance is cut "
+        f"as tf_extract.py cuts it, into chunks of --chunk-frames frames and a last one of "
+        f"{MIN_FRAMES} frames or more",
+    )  # fmt: skip
+    return extractor
+
+
+def check_inputs(paths: Sequence[str]) -> None:
+    """Every audio path is an existing file (before any work starts)."""
+    for path in paths:
+        input_file(path)
+
+
+def audio_inputs(
+    paths: Sequence[str], extractor: Extractor, seed: int
+) -> Iterator[tuple[str, np.ndarray]]:
+    """(path, network input) of each file; one shorter than the model's shortest input fails."""
+    from voxsv.audio import read_audio
+    from voxsv.feature_settings import network_input
+    from voxsv.trials import utterance_id
+
+    for path in paths:
+        samples = read_audio(path)
+        frames = max(0, 1 + (len(samples) - FRAME_SAMPLES) // HOP_SAMPLES)
+        if frames < extractor.min_frames:
+            need = FRAME_SAMPLES + (extractor.min_frames - 1) * HOP_SAMPLES
+            raise InputError(
+                f"{path}: {len(samples) / 16000:.3f} s gives {frames} FBANK frame(s); the model "
+                f"needs at least {extractor.min_frames} ({need / 16000:.3f} s)"
+            )
+        yield path, network_input(samples, extractor.features, utterance_id(path), seed)
