@@ -38,7 +38,7 @@ CASES = {
     "score: --top-k without --cohort": (
         "score --trials {trials.txt} --embeddings {emb6.npz} {emb6b.npz} --top-k 5"
         " --out {out}/s.txt",
-        "--top-k: only AS-norm uses it, and AS-norm needs --cohort",
+        "--top-k: only AS-norm against a cohort uses it (--cohort or --head-cohort)",
     ),
     "score: --top-k 0": (
         "score --trials {trials.txt} --embeddings {emb6.npz} {emb6b.npz} --cohort {cohort6.npz}"
@@ -107,18 +107,18 @@ CASES = {
     "embed: --chunk-frames 10, under the model's receptive field": (
         "embed --model {model.onnx} {a.wav} --chunk-frames 10 --out {out}/e.npz",
         "--chunk-frames: 10 is too small, it must be at least 25 for {model.onnx}: it needs"
-        " inputs of 25 frames or more, and an utterance is cut as tf_extract.py cuts it, into"
+        " inputs of 25 frame(s) or more, and an utterance is cut as tf_extract.py cuts it, into"
         " chunks of --chunk-frames frames and a last one of 25 frames or more",
     ),
     "embed: --chunk-frames 10 with model.pt": (
         "embed --model {model.pt} {a.wav} --chunk-frames 10 --out {out}/e.npz",
         "--chunk-frames: 10 is too small, it must be at least 25 for {model.pt}: it needs"
-        " inputs of 15 frames or more, and an utterance is cut as tf_extract.py cuts it, into"
+        " inputs of 1 frame(s) or more, and an utterance is cut as tf_extract.py cuts it, into"
         " chunks of --chunk-frames frames and a last one of 25 frames or more",
     ),
     "embed: an utterance shorter than the model's input": (
         "embed --model {model.pt} {a.wav} {brief.wav} --out {out}/e.npz",
-        "{brief.wav}: 0.145 s gives 13 FBANK frame(s); the model needs at least 15 (0.165 s)",
+        "{brief.wav}: 0.145 s gives 13 FBANK frame(s); an embedding needs at least 25 (0.265 s)",
     ),
     "embed: the same file twice": (
         "embed --model {model.pt} {a.wav} {b.wav} {a.wav} --out {out}/e.npz",

@@ -32,7 +32,7 @@ def open_model(path: str | os.PathLike, chunk_frames: int) -> Extractor:
     shortest = extractor.min_frames
     at_least(
         "--chunk-frames", chunk_frames, max(shortest, MIN_FRAMES),
-        f" for {path}: it needs inputs of {shortest} frames or more, and an utterance is cut "
+        f" for {path}: it needs inputs of {shortest} frame(s) or more, and an utterance is cut "
         f"as tf_extract.py cuts it, into chunks of --chunk-frames frames and a last one of "
         f"{MIN_FRAMES} frames or more",
     )  # fmt: skip
@@ -48,7 +48,8 @@ def check_inputs(paths: Sequence[str]) -> None:
 def audio_inputs(
     paths: Sequence[str], extractor: Extractor, seed: int
 ) -> Iterator[tuple[str, np.ndarray]]:
-    """(path, network input) of each file; one shorter than the model's shortest input fails."""
+    """(path, network input) of each file; one shorter than the model's shortest input, or than
+    tf_extract.py's shortest utterance (25 frames), fails."""
     from voxsv.audio import read_audio
     from voxsv.feature_settings import network_input
     from voxsv.trials import utterance_id
@@ -56,10 +57,11 @@ def audio_inputs(
     for path in paths:
         samples = read_audio(path)
         frames = max(0, 1 + (len(samples) - FRAME_SAMPLES) // HOP_SAMPLES)
-        if frames < extractor.min_frames:
-            need = FRAME_SAMPLES + (extractor.min_frames - 1) * HOP_SAMPLES
+        shortest = max(extractor.min_frames, MIN_FRAMES)
+        if frames < shortest:
+            need = FRAME_SAMPLES + (shortest - 1) * HOP_SAMPLES
             raise InputError(
-                f"{path}: {len(samples) / 16000:.3f} s gives {frames} FBANK frame(s); the model "
-                f"needs at least {extractor.min_frames} ({need / 16000:.3f} s)"
+                f"{path}: {len(samples) / 16000:.3f} s gives {frames} FBANK frame(s); an "
+                f"embedding needs at least {shortest} ({need / 16000:.3f} s)"
             )
         yield path, network_input(samples, extractor.features, utterance_id(path), seed)
