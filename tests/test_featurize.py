@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -180,47 +178,6 @@ def test_bad_audio_error_or_skip(tmp_path, caplog):
     assert "skipped 1 bad audio file(s)" in caplog.text
     assert "id00015/0fijmz4vTVU/00001" not in read_cuts(manifest)
     assert len(read_cuts(manifest)) == 7
-
-
-def planned_jobs(dry_run_output: str) -> dict[str, int]:
-    """The `Job stats` table of a snakemake dry run as {rule: count}."""
-    lines = dry_run_output.split("Job stats:", 1)[1].splitlines()
-    jobs = {}
-    for line in lines[3:]:
-        fields = line.split()
-        if len(fields) != 2 or not fields[1].isdigit():
-            break
-        jobs[fields[0]] = int(fields[1])
-    jobs.pop("total", None)
-    return jobs
-
-
-@pytest.mark.slow
-def test_features_workflow(tmp_path, monkeypatch):
-    """The data stage on the mini corpus; deleting one shard's archive rebuilds only it."""
-    monkeypatch.chdir(tmp_path)  # archives are named relative to the workflow's directory
-    target = "data/fbank/vox2dev/noise/shard1.jsonl.gz"
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-           "--directory", str(tmp_path), "--cores", "2"]
-    # Consumers name both files of an archive (as default_targets does), so a lost .lca counts.
-    targets = [target, target.replace(".jsonl.gz", ".lca"), "data/fbank/vox2dev/clean/shard0.lca",
-               "data/fbank/vox1/shard0.lca", "data/manifests/trials_checked.tsv"]
-    first = subprocess.run([*cmd, *targets], capture_output=True, text=True, timeout=900)
-    assert first.returncode == 0, first.stderr[-3000:]
-    cuts = list(CutSet.from_file(tmp_path / target))
-    assert cuts and all(c.id.endswith("_noise") for c in cuts)
-    assert (tmp_path / "data/manifests/trials_checked.tsv").read_text().startswith("name\t")
-
-    before = cuts[0].load_features()
-    (tmp_path / "data/fbank/vox2dev/noise/shard1.lca").unlink()
-    dry = subprocess.run([*cmd, *targets, "-n"], capture_output=True, text=True, timeout=300)
-    assert dry.returncode == 0, dry.stderr[-3000:]
-    assert planned_jobs(dry.stdout + dry.stderr) == {"fbank_vox2dev": 1}
-    rerun = subprocess.run([*cmd, *targets], capture_output=True, text=True, timeout=900)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    again = list(CutSet.from_file(tmp_path / target))
-    assert [c.id for c in again] == [c.id for c in cuts]
-    assert np.array_equal(again[0].load_features(), before)  # seeded: the same features
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (installed by .ci/run)")

@@ -45,7 +45,7 @@ WITH_DBD = os.environ.get("VOXSV_SLURM_DBD", "1")
 TRAIN_RULE = "train"
 TRAIN_JOB = re.compile(rf"rule_{TRAIN_RULE}_wildcards_.+_pretrain")  # its squeue comment (%k)
 # the scancel test retrains only the first (fastest) demo model: the rest is covered elsewhere
-SCANCEL_MODEL = next(iter(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"]))
+SCANCEL_MODEL = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["default_models"][0]
 PRETRAINED = f"exp/{SCANCEL_MODEL}/pretrain/model.pt"
 RESULT = f"results/{SCANCEL_MODEL}_pretrain_cosine.tsv"  # the least that follows training
 CHECKPOINTS = f"exp/{SCANCEL_MODEL}/pretrain/checkpoints/*.pt"
@@ -209,7 +209,7 @@ def test_scancel_fails_the_run_and_the_rerun_resumes_training(slurm_runs: dict) 
     rerun = slurm_runs["rerun_log"]
     assert slurm_runs["rerun_rc"] == 0, rerun[-5000:]
     assert planned_jobs(rerun)[TRAIN_RULE] == 1
-    assert not {"fbank_vox1", "fbank_vox2dev", "generate_corpus"} & set(planned_jobs(rerun))
+    assert not {"augment_plan", "fbank", "generate_corpus"} & set(planned_jobs(rerun))
     output = "".join(p.read_text() for p in slurm_runs["workdir"].glob(TRAIN_LOGS))
     steps = [int(step) for step in RESUMED.findall(output)]
     assert steps and min(steps) > 0, f"the rerun did not resume ({TRAIN_LOGS}):\n{output[:3000]}"
