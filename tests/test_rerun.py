@@ -5,14 +5,13 @@ the affected jobs for an output key, nothing for the same config with its keys r
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from workflow_support import run_snakemake
+from workflow_support import planned_jobs, run_snakemake
 
 from voxsv.configuration import load_schema, output_keys
 
@@ -31,9 +30,9 @@ def planned(workdir: Path, config: dict[str, Any], tmp_path: Path) -> dict[str, 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     if "Nothing to be done" in result.stdout + result.stderr:
         return {}
-    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", result.stdout, re.M)}
+    counts = planned_jobs(result.stdout + result.stderr)
     counts.pop("total", None)
-    return counts
+    return dict(counts)
 
 
 def default_config() -> dict[str, Any]:
