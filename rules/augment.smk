@@ -14,8 +14,8 @@ rule augment_plan:
     wildcard_constraints:
         variant="reverb|noise|music|babble",
     params:
-        sources=lambda wc: augment_sources(wc.variant),
-        options=lambda wc: config["data"]["augment"][wc.variant],
+        sources=lambda wc: stable(augment_sources(wc.variant)),
+        options=lambda wc: stable(config["data"]["augment"][wc.variant]),
         num_shards=num_shards,
         seed=config["data"]["seed"],
     log:

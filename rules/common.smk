@@ -7,7 +7,7 @@ from pathlib import Path
 
 from voxsv import artifacts
 from voxsv.configuration import ConfigError, load, load_schema
-from voxsv.experiments import TRAIN_STAGES, resolve, train_params
+from voxsv.experiments import TRAIN_STAGES, resolve, stable, train_params
 from voxsv import scoring_methods
 from voxsv.results import experiment_sources, published_eer
 
@@ -181,7 +181,7 @@ def score_files(wildcards):
 
 
 def experiment_trials(wildcards):
-    """Trial-list paths of one experiment, by name."""
+    """Trial-list paths of one experiment, by name (in the published tables' order)."""
     return {name: config["trials"][name] for name in experiment(wildcards.alias).trials}
 
 

@@ -17,11 +17,13 @@ if config["corpus"]["generate"]:
         params:
             root=lambda wc, output: str(Path(output.musan).parent),
             seed=config["corpus"]["seed"],
-            sizes={
-                key: value
-                for key, value in config["corpus"].items()
-                if key not in ("generate", "root", "seed")
-            },
+            sizes=stable(
+                {
+                    key: value
+                    for key, value in config["corpus"].items()
+                    if key not in ("generate", "root", "seed")
+                }
+            ),
         log:
             "logs/corpus/generate_corpus.log",
         conda:
@@ -101,7 +103,7 @@ rule check_trials:
         artifacts.TRIALS_CHECKED,
     params:
         kind="trials",
-        trials=config["trials"],
+        trials=stable(config["trials"]),
     log:
         "logs/manifests/check_trials.log",
     threads: 1

@@ -17,7 +17,7 @@ from voxsv.configuration import load_schema, output_keys
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = load_schema(REPO / "config" / "schema.yaml")
-STAGE_LAYOUT = ("gpus", "nodes", "cpu_processes", "batch_per_gpu")
+STAGE_LAYOUT = ("gpus", "nodes", "cpu_processes", "batch_per_gpu")  # kept consistent together
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +52,10 @@ def changed_value(value: Any, schema: dict[str, Any]) -> Any:
     raise AssertionError(f"no change rule for {value!r}")
 
 
-def set_layout(stage: dict[str, Any], merged: dict[str, Any]) -> None:
-    """Twice the GPUs on two nodes, and the micro-batch that keeps the stage's global batch."""
-    gpus = max(1, 2 * merged["gpus"])
-    stage.update(gpus=gpus, nodes=merged.get("nodes", 1) + 1,
-                 cpu_processes=merged["cpu_processes"] + 1)
-    stage["batch_per_gpu"] = merged["global_batch"] // (gpus * stage["nodes"])
+def layout(merged: dict[str, Any]) -> dict[str, Any]:
+    """Another GPU layout of a stage that keeps its global batch: 2 GPUs on each of 2 nodes."""
+    return {"gpus": 2, "nodes": 2, "cpu_processes": merged["cpu_processes"] + 1,
+            "batch_per_gpu": merged["global_batch"] // 4}
 
 
 def edit_run_keys(config: dict[str, Any]) -> list[str]:
@@ -68,8 +66,8 @@ def edit_run_keys(config: dict[str, Any]) -> list[str]:
         for spec in config["models"].values()
     ]
     for path in output_keys(SCHEMA):
-        if path[-1] in STAGE_LAYOUT:
-            continue
+        if path[:2] in (("train", "pretrain"), ("train", "lmft")) and path[-1] in STAGE_LAYOUT:
+            continue  # set together below
         for section in sections:
             node: Any = section
             for key in path[:-1]:
@@ -79,11 +77,11 @@ def edit_run_keys(config: dict[str, Any]) -> list[str]:
                 edited.append(".".join(path))
     for stage in ("pretrain", "lmft"):
         top = config["train"][stage]
-        set_layout(top, top)
         for spec in config["models"].values():
             own = spec.get("train", {}).get(stage)
-            if own is not None:
-                set_layout(own, {**top, **own})
+            if own is not None and set(STAGE_LAYOUT) & set(own):  # an alias with its own layout
+                own.update(layout({**top, **own}))
+        top.update(layout(top))
         edited += [f"train.{stage}.{key}" for key in STAGE_LAYOUT]
     return sorted(set(edited))
 

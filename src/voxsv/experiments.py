@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voxsv.configuration import describe, stage_errors, without_run_keys
+from voxsv.results import TRIAL_LISTS
 from voxsv.scoring_methods import get_method
 
 TRAIN_STAGES = ("pretrain", "lmft")
@@ -142,7 +143,7 @@ def train_params(config: Mapping[str, Any], schema: Mapping[str, Any], exp: Expe
     shared = {k: v for k, v in train.items() if k not in TRAIN_STAGES}
     data = config["data"]
     return {
-        "model": _sorted(exp.model),
+        "model": stable(exp.model),
         "train_set": exp.train_set,
         "num_mel_bins": exp.num_mel_bins,
         "cmn_window": data["cmn_window"],
@@ -157,7 +158,7 @@ def data_params(config: Mapping[str, Any], exp: Experiment, copies: list[str]) -
     shards = "num_shards" if exp.train_set == "vox2_dev" else "eval_shards"
     return {
         **{k: data[k] for k in ("seed", "dither", "on_bad_audio", shards)},
-        "augment": {c: _sorted(data["augment"][c]) for c in sorted(copies) if c != "clean"},
+        "augment": {c: stable(data["augment"][c]) for c in sorted(copies) if c != "clean"},
     }
 
 
@@ -188,16 +189,14 @@ def _experiment(config: Mapping[str, Any], alias: str, spec: Mapping[str, Any]) 
         train_set=spec["train_set"],
         num_mel_bins=spec["num_mel_bins"],
         stages=tuple(s for s in TRAIN_STAGES if s in spec["stages"]),
-        trials=tuple(t for t in config["trials"] if t in trials),
+        trials=tuple(t for t in TRIAL_LISTS if t in config["trials"] and t in trials),
         train=deep_merge(config["train"], spec.get("train", {})),
         scoring=deep_merge(config["scoring"], spec.get("scoring", {})),
     )
 
 
 def _default_trials(config: Mapping[str, Any], train_set: str) -> list[str]:
-    if train_set == "vox1_dev":
-        return [t for t in config["trials"] if t in VOX1_DEV_TRIALS]
-    return list(config["trials"])
+    return list(VOX1_DEV_TRIALS) if train_set == "vox1_dev" else list(config["trials"])
 
 
 def _trial_errors(config: Mapping[str, Any], alias: str, spec: Mapping[str, Any]) -> list[str]:
@@ -215,8 +214,9 @@ def _trial_errors(config: Mapping[str, Any], alias: str, spec: Mapping[str, Any]
     return errors
 
 
-def _sorted(value: Any) -> Any:
-    """Mappings with sorted keys, recursively (params compare equal whatever the YAML order)."""
+def stable(value: Any) -> Any:
+    """Mappings with sorted keys, recursively: a rule param that compares equal whatever the
+    order of the keys in the YAML files (snakemake compares params as given)."""
     if isinstance(value, Mapping):
-        return {k: _sorted(value[k]) for k in sorted(value)}
+        return {k: stable(value[k]) for k in sorted(value)}
     return value
