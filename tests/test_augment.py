@@ -192,3 +192,19 @@ def test_zero_signal_and_short_noise_are_safe():
     plan["additive"][0]["loop"] = False
     out = augment.apply_plan(silent, plan, load=lambda path, n: np.ones(10))
     assert np.all(out == 0)  # no speech power: nothing added, as in Kaldi
+
+
+def test_reverb_draws_do_not_depend_on_the_order_of_the_rooms() -> None:
+    from types import SimpleNamespace
+
+    from voxsv.augment import plan_utterance
+
+    def rir(room: str, i: int) -> SimpleNamespace:
+        return SimpleNamespace(id=f"{room}-{i}", sources=[SimpleNamespace(source=f"{room}/{i}")])
+
+    sources = {room: [rir(room, i) for i in range(5)] for room in ("smallroom", "mediumroom")}
+    for utt in ("a/b/00001", "a/b/00002", "c/d/00003"):
+        plans = [plan_utterance("reverb", utt, 3.0, 7, sources, {"rooms": rooms})
+                 for rooms in ({"smallroom": 0.3, "mediumroom": 0.7},
+                               {"mediumroom": 0.7, "smallroom": 0.3})]
+        assert plans[0] == plans[1]

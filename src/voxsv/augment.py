@@ -34,6 +34,9 @@ from voxsv.audio import SAMPLE_RATE, AudioError, read_audio
 
 COPIES = ("clean", "reverb", "noise", "music", "babble")
 AUGMENTED = COPIES[1:]
+# Room sets in a fixed order (the recipe's), so a draw never depends on the order of the keys
+# in a config file.
+ROOMS = ("smallroom", "mediumroom")
 
 # SPEC section 1 (Kaldi egs/voxceleb/v2/run.sh); config data.augment overrides them.
 DEFAULTS: dict[str, dict] = {
@@ -97,7 +100,7 @@ def plan_utterance(
     """The seeded plan of one augmented copy of one utterance."""
     rng = generator(seed, copy, utt_id)
     if copy == "reverb":
-        rooms = options["rooms"]
+        rooms = {r: options["rooms"][r] for r in ROOMS if r in options["rooms"]}
         plan = plan_reverb(rng, {r: sources[r] for r in rooms}, list(rooms.values()))
     elif copy == "noise":
         plan = plan_foreground(rng, duration, sources["noise"], options["snrs"],
