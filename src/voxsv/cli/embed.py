@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from voxsv.cli.common import add_command, distinct, output_file
-from voxsv.cli.extract import SEED_HELP, audio_inputs, check_inputs, open_model
-from voxsv.embed import CHUNK_FRAMES
+from voxsv.cli.extract import add_extraction_options, audio_inputs, check_inputs, open_model
 
 DESCRIPTION = """\
 Embed each audio file (16 kHz mono wav/flac/m4a) as the pipeline's evaluation does, with the
@@ -25,11 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction, summary: str) -> None:
     parser.add_argument("--model", required=True, metavar="M", help="model.pt or model.onnx")
     parser.add_argument("audio", nargs="+", help="audio files, each once")
     parser.add_argument("--out", metavar="E.npz", help="embeddings store to write")
-    parser.add_argument(
-        "--chunk-frames", type=int, default=CHUNK_FRAMES, metavar="N",
-        help="longest chunk of an utterance given to the model at once",
-    )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    add_extraction_options(parser)
     parser.set_defaults(func=run)
 
 

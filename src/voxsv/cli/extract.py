@@ -3,13 +3,14 @@ input of each audio file computed from them (voxsv.feature_settings)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from voxsv.cli.common import at_least, input_file
-from voxsv.embed import MIN_FRAMES, Extractor, load_extractor
+from voxsv.embed import CHUNK_FRAMES, MIN_FRAMES, Extractor, load_extractor
 from voxsv.errors import InputError, ModelError
 
 FRAME_SAMPLES, HOP_SAMPLES = 400, 160  # Kaldi FBANK: 25 ms frames every 10 ms at 16 kHz
@@ -18,6 +19,15 @@ SEED_HELP = (
     "seed of the FBANK dither (when the model's settings dither), per file with its path as "
     "given minus the suffix, as the pipeline seeds data.seed per cut id"
 )
+
+
+def add_extraction_options(parser: argparse.ArgumentParser) -> None:
+    """The options `embed` and `verify` share: chunk length and the dither seed."""
+    parser.add_argument(
+        "--chunk-frames", type=int, default=CHUNK_FRAMES, metavar="N",
+        help="longest chunk of an utterance given to the model at once",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help=SEED_HELP)
 
 
 def open_model(path: str | os.PathLike, chunk_frames: int) -> Extractor:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from voxsv.cli.common import add_command
-from voxsv.cli.extract import SEED_HELP, audio_inputs, check_inputs, open_model
-from voxsv.embed import CHUNK_FRAMES
+from voxsv.cli.extract import add_extraction_options, audio_inputs, check_inputs, open_model
 
 DESCRIPTION = """\
 Embed ENROLL and TEST exactly as `voxsv embed` does (feature settings from the model file) and
@@ -22,11 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction, summary: str) -> None:
     parser.add_argument("enroll", metavar="ENROLL", help="enrollment audio")
     parser.add_argument("test", metavar="TEST", help="test audio")
     parser.add_argument("--threshold", type=float, metavar="T", help="accept when score >= T")
-    parser.add_argument(
-        "--chunk-frames", type=int, default=CHUNK_FRAMES, metavar="N",
-        help="longest chunk of an utterance given to the model at once",
-    )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    add_extraction_options(parser)
     parser.set_defaults(func=run)
 
 
