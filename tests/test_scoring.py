@@ -38,6 +38,13 @@ def random_case(seed=0, n_utts=40, n_trials=300, dim=16):
     return ids, embeddings.astype(np.float32), trials, rng
 
 
+def write_trials(path, trials):
+    """A trial list file of `trials` (`<label> <enroll> <test>` lines); returns its path."""
+    rows = zip(trials.labels, trials.enroll, trials.test, strict=True)
+    path.write_text("".join(f"{lab} {e} {t}\n" for lab, e, t in rows))
+    return path
+
+
 def cos(x, y):
     return float(np.dot(x, y) / np.linalg.norm(x) / np.linalg.norm(y))
 
@@ -167,13 +174,7 @@ def test_score_file_mismatch_fails_loudly(tmp_path):
 
 def test_score_cli_writes_cosine_and_asnorm(tmp_path):
     ids, emb, trials, rng = random_case()
-    trials_path = tmp_path / "trials.txt"
-    trials_path.write_text(
-        "".join(
-            f"{lab} {e} {t}\n"
-            for lab, e, t in zip(trials.labels, trials.enroll, trials.test, strict=True)
-        )
-    )
+    trials_path = write_trials(tmp_path / "trials.txt", trials)
     save_embeddings(tmp_path / "emb.npz", ids, emb)
     cohort = rng.normal(size=(10, emb.shape[1])).astype(np.float32)
     save_embeddings(tmp_path / "cohort.npz", [f"spk{i}" for i in range(10)], cohort)
@@ -331,13 +332,7 @@ def test_asnorm_head_scores_match_the_reference(tmp_path):
     save_model(tmp_path / "model.pt", weight)
     unit = weight / np.linalg.norm(weight, axis=1, keepdims=True)
     expected = asnorm_reference(emb, ids, trials, unit, top_k=4)
-    trials_path = tmp_path / "trials.txt"
-    trials_path.write_text(
-        "".join(
-            f"{lab} {e} {t}\n"
-            for lab, e, t in zip(trials.labels, trials.enroll, trials.test, strict=True)
-        )
-    )
+    trials_path = write_trials(tmp_path / "trials.txt", trials)
     save_embeddings(tmp_path / "emb.npz", ids, emb)
     args = ["score", "--trials", str(trials_path), "--embeddings", str(tmp_path / "emb.npz")]
     args += ["--head-cohort", str(tmp_path / "model.pt"), "--top-k", "4"]
