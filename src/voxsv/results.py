@@ -8,6 +8,7 @@ A result table `results/{alias}_{stage}_{scoring}.tsv` has one row per trial lis
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 from collections.abc import Mapping, Sequence
@@ -88,10 +89,12 @@ def read_result_table(path: str | os.PathLike) -> dict[str, dict[str, str]]:
         return {row["trials"]: row for row in reader}
 
 
-def load_reference() -> list[dict[str, str]]:
-    """The published results (reference_results.tsv shipped with the package)."""
+@functools.cache
+def load_reference() -> tuple[dict[str, str], ...]:
+    """The published results (reference_results.tsv shipped with the package), read once per
+    process: planning looks a row up for every DET curve."""
     text = resources.files("voxsv").joinpath("resources/reference_results.tsv").read_text()
-    return list(csv.DictReader(io.StringIO(text), delimiter="\t"))
+    return tuple(csv.DictReader(io.StringIO(text), delimiter="\t"))
 
 
 def reference_row(
