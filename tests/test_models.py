@@ -131,6 +131,15 @@ def test_layers_follow_spec_conventions() -> None:
     assert layers and all(m.bias is None for m in layers)
 
 
+@pytest.mark.parametrize("kind", ["tdnn", "res2net_att", "dpn"])
+def test_bn_momentum_reaches_every_batch_norm(kind: str) -> None:
+    model = build_model({**SMALL[kind], "bn_momentum": 0.05}, 40)
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert norms and {m.momentum for m in norms} == {0.05}
+    with pytest.raises(ValueError, match="bn_momentum must be in"):
+        build_model({**SMALL[kind], "bn_momentum": 0.0}, 40)
+
+
 def test_variance_scaling_init_is_truncated_normal_fan_in() -> None:
     torch.manual_seed(0)
     model = build_model({"arch": "tdnn"}, 80)

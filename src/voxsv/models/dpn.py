@@ -12,11 +12,13 @@ import torch
 from torch import nn
 
 from voxsv.models.layers import (
+    BN_MOMENTUM,
     Embedding,
     StatsPooling,
     TFSameConv2d,
     batch_norm2d,
     init_weights,
+    set_bn_momentum,
 )
 from voxsv.models.res2net import conv3x3, downsampled
 
@@ -71,6 +73,7 @@ class DPN(nn.Module):
         bottleneck: int = 128,
         groups: int = 32,
         embedding_dim: int = 256,
+        bn_momentum: float = BN_MOMENTUM,
     ) -> None:
         super().__init__()
         if len(blocks) != 4 or len(increments) != 4 or min(blocks) < 1:
@@ -91,6 +94,7 @@ class DPN(nn.Module):
         self.embedding = Embedding(2 * in_ch * downsampled(num_mel_bins), embedding_dim)
         self.embedding_dim = embedding_dim
         init_weights(self)
+        set_bn_momentum(self, bn_momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, frames, bins) -> (batch, embedding_dim)."""

@@ -11,10 +11,12 @@ import torch
 from torch import nn
 
 from voxsv.models.layers import (
+    BN_MOMENTUM,
     Embedding,
     batch_norm2d,
     build_pooling,
     init_weights,
+    set_bn_momentum,
 )
 
 
@@ -94,6 +96,7 @@ class Res2Net(nn.Module):
         embedding_dim: int,
         pooling: str = "stats",
         attention_channels: int = 128,
+        bn_momentum: float = BN_MOMENTUM,
     ) -> None:
         super().__init__()
         if len(blocks) != 4 or min(blocks) < 1:
@@ -115,6 +118,7 @@ class Res2Net(nn.Module):
         self.embedding = Embedding(2 * in_ch * downsampled(num_mel_bins), embedding_dim)
         self.embedding_dim = embedding_dim
         init_weights(self)
+        set_bn_momentum(self, bn_momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, frames, bins) -> (batch, embedding_dim)."""

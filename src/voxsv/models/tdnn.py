@@ -7,7 +7,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from voxsv.models.layers import Embedding, StatsPooling, batch_norm1d, init_weights
+from voxsv.models.layers import (
+    BN_MOMENTUM,
+    Embedding,
+    StatsPooling,
+    batch_norm1d,
+    init_weights,
+    set_bn_momentum,
+)
 
 
 class TDNN(nn.Module):
@@ -24,6 +31,7 @@ class TDNN(nn.Module):
         kernels: Sequence[int] = (5, 3, 3, 1, 1),
         dilations: Sequence[int] = (1, 2, 3, 1, 1),
         embedding_dim: int = 256,
+        bn_momentum: float = BN_MOMENTUM,
     ) -> None:
         super().__init__()
         if not len(channels) == len(kernels) == len(dilations):
@@ -40,6 +48,7 @@ class TDNN(nn.Module):
         self.embedding = Embedding(2 * in_ch, embedding_dim)
         self.embedding_dim = embedding_dim
         init_weights(self)
+        set_bn_momentum(self, bn_momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, frames, bins) -> (batch, embedding_dim)."""
