@@ -92,6 +92,14 @@ def num_shards(wildcards):
     return len(artifacts.shards(config["data"], wildcards.corpus))
 
 
+def crop_store_input(wildcards):
+    """The FBANK manifest and lilcom archive that a crop store is written from."""
+    manifest, archive = artifacts.training_fbank(
+        int(wildcards.bins), wildcards.corpus, wildcards.variant, int(wildcards.shard)
+    )
+    return {"manifest": manifest, "archive": archive}
+
+
 # ---- Training (rules/train.smk) -------------------------------------------------------------
 
 
@@ -101,7 +109,7 @@ def stage_config(wildcards):
 
 
 def train_archives(wildcards):
-    """The FBANK files a stage trains on."""
+    """The crop stores (or FBANK archives) a stage trains on."""
     return artifacts.train_archives(config["data"], experiment(wildcards.alias), wildcards.stage)
 
 

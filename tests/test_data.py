@@ -104,7 +104,7 @@ def test_read_frames_equals_lhotse_reader_across_chunks(tmp_path: Path) -> None:
         reader = LilcomChunkyReader(cut.features.storage_path)
         n = int(utts.num_frames[utt])
         for lo, hi in ((0, 1), (0, n), (499, 501), (500, 1000), (123, 1050), (n - 7, n)):
-            mine = read_frames(ds._fd(utt), utts.bounds(utt), lo, hi)
+            mine = read_frames(ds.rows._fd(utt), utts.bounds(utt), lo, hi)
             np.testing.assert_array_equal(mine, reader.read(cut.features.storage_key, lo, hi))
 
 

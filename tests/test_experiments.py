@@ -120,16 +120,30 @@ def test_output_keys_are_enumerated_from_the_schema() -> None:
     assert ("scoring", "top_k") not in keys and ("train", "seed") not in keys
 
 
-def test_archives_are_keyed_by_bins(config: dict, experiments: dict) -> None:
+def test_crop_stores_are_keyed_by_bins(config: dict, experiments: dict) -> None:
     fb40 = artifacts.train_archives(config["data"], experiments["dpn68_fb40"], "pretrain")
     fb80 = artifacts.train_archives(config["data"], experiments["res2net50_c64"], "pretrain")
-    assert fb40[0] == "data/fbank/40/vox2dev/clean/shard0.jsonl.gz"
-    assert fb80[0] == "data/fbank/80/vox2dev/clean/shard0.jsonl.gz"
+    assert fb40[:2] == ["data/crops/40/vox2dev/clean/shard0.jsonl.gz",
+                        "data/crops/40/vox2dev/clean/shard0.npy"]
+    assert fb80[0] == "data/crops/80/vox2dev/clean/shard0.jsonl.gz"
     vox1 = artifacts.train_archives(
         config["data"], experiments["tdnn_voxsrc2020_vox1dev_fb40"], "pretrain")
+    assert vox1[:2] == ["data/crops/40/vox1dev/clean/shard0.jsonl.gz",
+                        "data/crops/40/vox1dev/clean/shard0.npy"]
+    assert len(vox1) == 2 * 5 * config["data"]["eval_shards"]
+
+
+def test_lilcom_training_reads_the_fbank_archives(config: dict, experiments: dict) -> None:
+    """data.crop_store: lilcom trains on the FBANK archives (VoxCeleb1 dev: the speaker subsets
+    with the VoxCeleb1 archives they point into), as the crop stores are written from."""
+    data = {**config["data"], "crop_store": "lilcom"}
+    fb40 = artifacts.train_archives(data, experiments["dpn68_fb40"], "pretrain")
+    assert fb40[:2] == ["data/fbank/40/vox2dev/clean/shard0.jsonl.gz",
+                        "data/fbank/40/vox2dev/clean/shard0.lca"]
+    vox1 = artifacts.train_archives(data, experiments["tdnn_voxsrc2020_vox1dev_fb40"], "pretrain")
     assert vox1[:2] == ["data/fbank/40/vox1dev/clean/shard0.jsonl.gz",
                         "data/fbank/40/vox1/clean/shard0.lca"]
-    assert len(vox1) == 2 * 5 * config["data"]["eval_shards"]
+    assert vox1[:2] == artifacts.training_fbank(40, "vox1dev", "clean", 0)
 
 
 def test_cohort_embedding_jobs_cover_every_shard(config: dict, experiments: dict) -> None:

@@ -129,9 +129,9 @@ DOWNSTREAM_OF_ONE_STAGE = {"train": 1, "export_onnx": 1, "embed": 2, "cohort": 1
     (_top_k, {"asnorm_stats": 2, "score": 6, "result_table": 2, "det_plot": 1, "summary": 1,
               "all": 1}),
     (_one_override, DOWNSTREAM_OF_ONE_STAGE),
-    (_music_snrs, {"augment_plan": 2, "fbank": 2, "train": 4, "export_onnx": 4, "embed": 8,
-                   "cohort": 4, "asnorm_stats": 4, "score": 24, "result_table": 8, "det_plot": 2,
-                   "summary": 1, "all": 1}),
+    (_music_snrs, {"augment_plan": 2, "fbank": 2, "crop_store": 2, "train": 4, "export_onnx": 4,
+                   "embed": 8, "cohort": 4, "asnorm_stats": 4, "score": 24, "result_table": 8,
+                   "det_plot": 2, "summary": 1, "all": 1}),
     (_new_alias, {"train": 2, "export_onnx": 2, "embed": 4, "cohort": 2, "asnorm_stats": 2,
                   "score": 12, "result_table": 4, "det_plot": 1, "summary": 1, "all": 1}),
 ])

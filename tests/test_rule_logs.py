@@ -77,4 +77,5 @@ def test_readme_edit_plans_a_published_table_on_a_skeleton(tmp_path: Path) -> No
     counts = dict(line.split() for line in result.stdout.splitlines()
                   if len(line.split()) == 2 and line.split()[1].isdigit())
     assert counts["train"] == "2" and counts["fbank"] == str(256 * 5 + 32)
+    assert counts["crop_store"] == str(256 * 5)
     assert counts["embed"] == str(2 * 32) and counts["score"] == "1"

@@ -209,7 +209,7 @@ def test_scancel_fails_the_run_and_the_rerun_resumes_training(slurm_runs: dict) 
     rerun = slurm_runs["rerun_log"]
     assert slurm_runs["rerun_rc"] == 0, rerun[-5000:]
     assert planned_jobs(rerun)[TRAIN_RULE] == 1
-    assert not {"augment_plan", "fbank", "generate_corpus"} & set(planned_jobs(rerun))
+    assert not {"augment_plan", "fbank", "crop_store", "generate_corpus"} & set(planned_jobs(rerun))
     output = "".join(p.read_text() for p in slurm_runs["workdir"].glob(TRAIN_LOGS))
     steps = [int(step) for step in RESUMED.findall(output)]
     assert steps and min(steps) > 0, f"the rerun did not resume ({TRAIN_LOGS}):\n{output[:3000]}"

@@ -11,6 +11,7 @@ import torch
 import torch.multiprocessing as mp
 from test_train_support import ddp_rank, free_port, make_archive, settings
 
+from voxsv.crop_store import write_store
 from voxsv.train import checkpoint
 from voxsv.train.logs import COLUMNS
 from voxsv.train.loop import run
@@ -25,6 +26,18 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _log(run_dir: Path) -> list[dict[str, str]]:
     with (run_dir / "train_log.tsv").open() as f:
         return list(csv.DictReader(f, delimiter="\t"))
+
+
+def test_crop_store_trains_the_same_weights_as_the_lilcom_archive(archive, tmp_path: Path) -> None:
+    """Training reads the same crops from the crop store as from the archive it was written
+    from, so the trained weights are identical."""
+    store = tmp_path / "crops" / "shard0.jsonl.gz"
+    write_store(archive, store, store.with_suffix("").with_suffix(".npy"), 300)
+    steps = {"epochs": 2, "steps_per_epoch": 2}
+    nets = [run(RunSettings.from_dict(settings(tmp_path / name, path, **steps)))
+            for name, path in (("lilcom", archive), ("store", store))]
+    lilcom, stored = (dict(net.named_parameters()) for net in nets)
+    assert all(torch.equal(lilcom[name], stored[name]) for name in lilcom)
 
 
 def test_two_gloo_ranks_equal_one_process_with_accumulation(archive, tmp_path: Path) -> None:

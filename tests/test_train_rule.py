@@ -45,7 +45,8 @@ def _cmdline(pid: int) -> str:
 
 
 def _workdir(tmp: Path) -> Path:
-    """A working directory with a tiny-model config and one tiny clean FBANK shard."""
+    """A working directory with a tiny-model config and one tiny clean FBANK shard (the
+    crop_store rule writes its crop store)."""
     (tmp / "config").mkdir()
     shutil.copy(ROOT / "config/schema.yaml", tmp / "config/schema.yaml")
     cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
@@ -69,7 +70,7 @@ def _workdir(tmp: Path) -> Path:
 def test_killed_job_is_retried_and_resumes(tmp_path: Path) -> None:
     work = _workdir(tmp_path)
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--cores", "1",
-           "--configfile", "config/config.yaml", "--allowed-rules", "train", "--",
+           "--configfile", "config/config.yaml", "--allowed-rules", "crop_store", "train", "--",
            "exp/tiny/pretrain/model.pt"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     smk = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE,

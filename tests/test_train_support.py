@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
+from itertools import cycle
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +25,24 @@ TINY_TDNN = {
 
 def make_archive(
     path: Path, speakers: int = 4, per_speaker: int = 6, frames: tuple[int, int] = (120, 420),
-    seed: int = 0, bins: int = BINS,
+    seed: int = 0, bins: int = BINS, lengths: Sequence[int] | None = None,
 ) -> tuple[Path, dict[str, np.ndarray]]:
     """Write a CutSet (`path`, .jsonl.gz) of speaker-dependent random FBANK; return it and feats.
 
     Each speaker has its own mean spectrum, so a classifier can learn the labels; lengths vary
-    around the 200-frame crop so both cropping and zero-padding occur.
+    around the 200-frame crop so both cropping and zero-padding occur (or are `lengths`, in
+    turn, where given).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     means = rng.normal(0.0, 2.0, size=(speakers, bins))
     cuts, feats = [], {}
+    fixed = cycle(lengths or [0])
     with LilcomChunkyWriter(path.with_suffix("").with_suffix(".lca")) as writer:
         for s in range(speakers):
             spk = f"id{10001 + s}"
             for u in range(per_speaker):
-                n = int(rng.integers(*frames))
+                n = int(rng.integers(*frames)) if lengths is None else next(fixed)
                 x = (means[s] + rng.normal(0, 1.0, size=(n, bins)) + 10).astype(np.float32)
                 cut_id = f"{spk}/vid{u}/{u:05d}"
                 key = writer.write(cut_id, x)

@@ -18,6 +18,9 @@ FBANK_MANIFEST = f"{FBANK}.jsonl.gz"
 FBANK_ARCHIVE = f"{FBANK}.lca"
 VOX1_FBANK_MANIFEST = "data/fbank/{bins}/vox1/{variant}/shard{shard}.jsonl.gz"
 VOX1DEV_SUBSET = "data/fbank/{bins}/vox1dev/{variant}/shard{shard}.jsonl.gz"
+CROPS = "data/crops/{bins}/{corpus}/{variant}/shard{shard}"  # + .jsonl.gz and .npy
+CROPS_MANIFEST = f"{CROPS}.jsonl.gz"
+CROPS_ROWS = f"{CROPS}.npy"
 MODEL = "exp/{alias}/{stage}/model.pt"
 ONNX = "exp/{alias}/{stage}/model.onnx"
 EMBEDDINGS = "exp/{alias}/{stage}/embeddings/{part}/shard{shard}.npz"
@@ -28,6 +31,7 @@ RESULT = "results/{alias}_{stage}_{scoring}.tsv"
 DET = "results/det/{alias}.png"
 SUMMARY = ("results/summary.tsv", "results/summary.md")
 FEATURE_CORPORA = ("vox2dev", "vox1")  # FBANK is computed for these; vox1dev is a subset
+TRAIN_CORPORA = ("vox2dev", "vox1dev")  # training sets (crop stores)
 SHARDS_KEY = {"vox2dev": "num_shards", "vox1": "eval_shards", "vox1dev": "eval_shards"}
 
 
@@ -42,19 +46,28 @@ def fbank_files(bins: int, corpus: str, variant: str, shard: int) -> list[str]:
     return [f"{stem}.jsonl.gz", f"{stem}.lca"]
 
 
+def training_fbank(bins: int, corpus: str, variant: str, shard: int) -> list[str]:
+    """A training shard's FBANK manifest and the lilcom archive it points into (for VoxCeleb1
+    dev, a speaker subset of the VoxCeleb1 archive)."""
+    if corpus == "vox1dev":
+        subset = VOX1DEV_SUBSET.format(bins=bins, variant=variant, shard=shard)
+        return [subset, fbank_files(bins, "vox1", variant, shard)[1]]
+    return fbank_files(bins, corpus, variant, shard)
+
+
+def crop_store_files(bins: int, corpus: str, variant: str, shard: int) -> list[str]:
+    """A training shard's crop store: its manifest and rows."""
+    stem = CROPS.format(bins=bins, corpus=corpus, variant=variant, shard=shard)
+    return [f"{stem}.jsonl.gz", f"{stem}.npy"]
+
+
 def train_archives(data: Mapping[str, Any], exp: Experiment, stage: str) -> list[str]:
-    """The FBANK files a stage trains on: every shard of each of its copies (for VoxCeleb1
-    dev, the speaker subsets with the VoxCeleb1 archives they point into)."""
-    files = []
-    for variant in exp.stage(stage)["copies"]:
-        for shard in shards(data, exp.feature_corpus):
-            if exp.feature_corpus == "vox1dev":
-                files.append(VOX1DEV_SUBSET.format(bins=exp.num_mel_bins, variant=variant,
-                                                   shard=shard))
-                files.append(fbank_files(exp.num_mel_bins, "vox1", variant, shard)[1])
-            else:
-                files += fbank_files(exp.num_mel_bins, "vox2dev", variant, shard)
-    return files
+    """The files a stage trains on, every shard of each of its copies: crop stores, or the
+    FBANK archives with `data.crop_store: lilcom`."""
+    files = training_fbank if data["crop_store"] == "lilcom" else crop_store_files
+    return [path for variant in exp.stage(stage)["copies"]
+            for shard in shards(data, exp.feature_corpus)
+            for path in files(exp.num_mel_bins, exp.feature_corpus, variant, shard)]
 
 
 def embedding_shards(data: Mapping[str, Any], alias: str, stage: str, part: str) -> list[str]:

@@ -1,4 +1,8 @@
-"""Training data: random FBANK crops with sliding CMN from the lilcom-chunky archives.
+"""Training data: random sliding-CMN'd FBANK crops, from the crop store or the FBANK archives.
+
+The crop store (voxsv.crop_store) holds every utterance's sliding CMN already applied, so a crop
+is a slice of a memory map; from the lilcom-chunky FBANK archives a crop is decoded with its
+CMN context and normalised. Both give the same rows bit for bit (voxsv.features is exact).
 
 The order of the samples is a pure function of (seed, global sample position): pass k over the
 data is a seeded permutation of the utterances with its last `skip_fraction` left out (SPEC:
@@ -23,6 +27,7 @@ from lhotse import load_manifest_lazy
 from lhotse.features.io import LilcomChunkyReader
 from torch.utils.data import Dataset, Sampler
 
+from voxsv.cmn_storage import STORAGE_TYPE, row_range
 from voxsv.features import cmn_context, sliding_cmn_segment
 
 _MASK64 = (1 << 64) - 1
@@ -33,6 +38,8 @@ class DataError(ValueError):
 
 
 CHUNK_FRAMES = LilcomChunkyReader.CHUNK_SIZE  # frames per lilcom chunk (lhotse's format)
+LILCOM = LilcomChunkyReader.name
+STORAGES = (STORAGE_TYPE, LILCOM)  # crop store rows, raw FBANK archives
 
 
 @dataclass
@@ -43,11 +50,13 @@ class Utterances:
     about 0.3 GB here instead of several GB per rank and loader process (copy-on-write pages).
     """
 
+    storage_type: str  # one of STORAGES
+    cmn_window: int | None  # the window already applied to the stored rows (crop store)
     storage_paths: list[str]
     path_index: np.ndarray  # int32, into storage_paths
     chunk_first: np.ndarray  # int64 (n + 1): utterance u's chunk byte bounds are
-    chunk_bounds: np.ndarray  # int64: chunk_bounds[chunk_first[u] : chunk_first[u + 1]]
-    offsets: np.ndarray  # int64, first frame of the cut inside its stored matrix
+    chunk_bounds: np.ndarray  # int64: chunk_bounds[chunk_first[u] : chunk_first[u + 1]] (lilcom)
+    offsets: np.ndarray  # int64, the cut's first frame in its stored matrix (store: flat row)
     num_frames: np.ndarray  # int64
     labels: np.ndarray  # int64, into speakers
     speakers: list[str]
@@ -68,13 +77,19 @@ class _Builder:
         self.speakers: dict[str, int] = {}
         self.cols = {k: array("q") for k in ("path", "first", "bounds", "offset", "frames", "spk")}
         self.cols["first"].append(0)
+        self.storage: tuple[str, int | None] | None = None  # storage type, CMN window
 
     def add(self, cut, manifest: str | os.PathLike) -> None:
         """Check one cut and append its row (the error names the manifest and cut)."""
         where = f"{manifest}: cut {cut.id}"
         feats = cut.features
-        if feats is None or feats.storage_type != LilcomChunkyReader.name:
-            raise DataError(f"{where}: needs features in {LilcomChunkyReader.name} storage")
+        if feats is None or feats.storage_type not in STORAGES:
+            raise DataError(f"{where}: needs features in {' or '.join(STORAGES)} storage")
+        storage = (feats.storage_type, (cut.custom or {}).get("cmn_window"))
+        if self.storage not in (None, storage):
+            raise DataError(f"{where}: {storage} (storage, CMN window) but earlier cuts "
+                            f"have {self.storage}: one training set, one kind of features")
+        self.storage = storage
         if len(cut.supervisions) != 1 or not cut.supervisions[0].speaker:
             raise DataError(f"{where}: needs exactly one supervision with a speaker")
         offset = round((cut.start - feats.start) / feats.frame_shift)
@@ -83,7 +98,10 @@ class _Builder:
             raise DataError(f"{where}: has no feature frames")
         c = self.cols
         c["path"].append(self.paths.setdefault(feats.storage_path, len(self.paths)))
-        c["bounds"].extend(accumulate(int(x) for x in feats.storage_key.split(",")))
+        if feats.storage_type == LILCOM:
+            c["bounds"].extend(accumulate(int(x) for x in feats.storage_key.split(",")))
+        else:
+            offset += row_range(feats.storage_key)[0]
         c["first"].append(len(c["bounds"]))
         c["offset"].append(offset)
         c["frames"].append(num_frames)
@@ -100,6 +118,7 @@ class _Builder:
         remap = np.array([index[s] for s in self.speakers], dtype=np.int64)
         c = {k: np.frombuffer(v, dtype=np.int64) for k, v in self.cols.items()}
         return Utterances(
+            storage_type=self.storage[0], cmn_window=self.storage[1],
             storage_paths=list(self.paths), path_index=c["path"].astype(np.int32),
             chunk_first=c["first"], chunk_bounds=c["bounds"], offsets=c["offset"],
             num_frames=c["frames"], labels=remap[c["spk"]], speakers=speakers,
@@ -210,19 +229,76 @@ class MicroBatchSampler(Sampler[list[tuple[int, int]]]):
                 yield [(self.order.utterance(p), p) for p in range(first, first + size)]
 
 
+class LilcomRows:
+    """Sliding-CMN'd rows from the lilcom-chunky archives: decode the rows with their CMN
+    context (lhotse's chunks that cover it, not the whole utterance) and normalise them."""
+
+    def __init__(self, utts: Utterances, cmn_window: int) -> None:
+        self.utts = utts
+        self.cmn_window = cmn_window
+        self._fds: dict[int, int] = {}  # opened lazily, so each loader process has its own
+
+    def __call__(self, utt: int, start: int, end: int) -> np.ndarray:
+        """Rows [start, end) of the sliding CMN of utterance `utt`."""
+        n = int(self.utts.num_frames[utt])
+        lo, hi = cmn_context(start, end, n, self.cmn_window)
+        offset = int(self.utts.offsets[utt])
+        context = read_frames(self._fd(utt), self.utts.bounds(utt), offset + lo, offset + hi)
+        return sliding_cmn_segment(context, lo, start, end, n, self.cmn_window)
+
+    def _fd(self, utt: int) -> int:
+        """This process's open descriptor of the archive holding `utt`."""
+        i = int(self.utts.path_index[utt])
+        if i not in self._fds:
+            self._fds[i] = os.open(self.utts.storage_paths[i], os.O_RDONLY)
+        return self._fds[i]
+
+
+class StoreRows:
+    """Sliding-CMN'd rows from the crop store: a copied slice of its memory map."""
+
+    def __init__(self, utts: Utterances) -> None:
+        self.utts = utts
+        self._maps: dict[int, np.ndarray] = {}  # mapped lazily, per loader process
+
+    def __call__(self, utt: int, start: int, end: int) -> np.ndarray:
+        """Rows [start, end) of the sliding CMN of utterance `utt`."""
+        first = int(self.utts.offsets[utt])
+        return np.array(self._map(utt)[first + start : first + end])
+
+    def _map(self, utt: int) -> np.ndarray:
+        """This process's memory map of the store holding `utt`."""
+        i = int(self.utts.path_index[utt])
+        if i not in self._maps:
+            self._maps[i] = np.load(self.utts.storage_paths[i], mmap_mode="r")
+        return self._maps[i]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_maps": {}}  # a pickled memmap would copy the whole array
+
+
+def row_reader(utts: Utterances, cmn_window: int) -> LilcomRows | StoreRows:
+    """The reader of sliding-CMN'd rows for the utterances' storage (checks a store's window)."""
+    if utts.storage_type == LILCOM:
+        return LilcomRows(utts, cmn_window)
+    if utts.cmn_window != cmn_window:
+        raise DataError(f"the crop store holds sliding CMN over {utts.cmn_window} frames, "
+                        f"training asks for {cmn_window} ({utts.storage_paths[0]})")
+    return StoreRows(utts)
+
+
 class CropDataset(Dataset):
     """Batches of CMN-normalised random crops: dataset[[(utt, position), ...]] -> (x, labels).
 
-    Reads only the crop and its CMN context from lilcom-chunky storage (lhotse decodes just the
-    chunks that cover it), so the cost per crop does not grow with the utterance length.
+    Reads only the crop's rows (with their CMN context from lilcom archives), so the cost per
+    crop does not grow with the utterance length.
     """
 
     def __init__(self, utts: Utterances, crop_frames: int, cmn_window: int, seed: int):
         self.utts = utts
         self.crop_frames = crop_frames
-        self.cmn_window = cmn_window
         self.seed = seed
-        self._fds: dict[int, int] = {}  # opened lazily, so each loader process has its own
+        self.rows = row_reader(utts, cmn_window)
 
     def __len__(self) -> int:
         return len(self.utts)
@@ -238,20 +314,10 @@ class CropDataset(Dataset):
         size = self.crop_frames
         r = sample_hash(self.seed, position)
         start, end = (r % (n - size + 1), r % (n - size + 1) + size) if n >= size else (0, n)
-        lo, hi = cmn_context(start, end, n, self.cmn_window)
-        offset = int(self.utts.offsets[utt])
-        context = read_frames(self._fd(utt), self.utts.bounds(utt), offset + lo, offset + hi)
-        rows = sliding_cmn_segment(context, lo, start, end, n, self.cmn_window)
+        rows = self.rows(utt, start, end)
         if n >= size:
             return rows
         out = np.zeros((size, rows.shape[1]), dtype=np.float32)
         place = sample_hash(self.seed, position, salt=1) % (size - n + 1)
         out[place : place + n] = rows
         return out
-
-    def _fd(self, utt: int) -> int:
-        """This process's open descriptor of the archive holding `utt`."""
-        i = int(self.utts.path_index[utt])
-        if i not in self._fds:
-            self._fds[i] = os.open(self.utts.storage_paths[i], os.O_RDONLY)
-        return self._fds[i]
