@@ -74,8 +74,8 @@ def test_numbers_from_the_command_line_are_accepted(tmp_path: Path, override: st
         ('trials={"Q": "q.txt"}', "config trials: unknown key(s) 'Q'"),
         ("corpus={seed: -1}", "config corpus.seed: -1 is below the minimum 0"),
         ("models={tdnn_mini: {model: {arch: tdnn, chanels: [3]}}}",
-         "config models.tdnn_mini.model: unknown key(s) 'chanels' (allowed: arch, channels, "
-         "dilations, embedding_dim, kernels)"),
+         "config models.tdnn_mini.model: unknown key(s) 'chanels' (allowed: arch, bn_momentum, "
+         "channels, dilations, embedding_dim, kernels)"),
         ("models={res2net_mini: {model: {arch: res2net, blocks: [1, 1, 1, 1], width: 2, "
          "scale: 1, base_channels: 4, embedding_dim: 8}}}",
          "config models.res2net_mini.model.scale: 1 is below the minimum 2"),
