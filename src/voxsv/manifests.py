@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 from lhotse.audio import AudioSource
+from lhotse.cut import Cut
 from lhotse.lazy import LazyJsonlIterator
 
 from voxsv.atomic import atomic_path, write_text
@@ -81,6 +82,13 @@ def voxceleb_entries(root: str | os.PathLike) -> list[Entry]:
         raise ManifestError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) found")
     _check_unique(entries, root)
     return entries
+
+
+def trial_path(cut: Cut, corpus_root: str | os.PathLike) -> str:
+    """A cut's audio path relative to the corpus root, as trial lists write it: the key that
+    evaluation joins trials with (embeddings, the mean-FBANK baseline)."""
+    source = Path(cut.recording.sources[0].source).resolve()
+    return source.relative_to(Path(corpus_root).resolve()).as_posix()
 
 
 def musan_entries(root: str | os.PathLike, kind: str) -> list[Entry]:

@@ -2,12 +2,12 @@
 utterance paths as trial lists write them (relative to the corpus root)."""
 
 import logging
-from pathlib import Path
 
 from lhotse import CutSet
 
 from voxsv.embed import embed_cuts, load_extractor
 from voxsv.experiments import resolve
+from voxsv.manifests import trial_path
 from voxsv.rulelog import rule_log
 from voxsv.scoring import save_embeddings
 
@@ -16,11 +16,7 @@ with rule_log(smk):
     scoring = resolve(smk.config)[smk.wildcards.alias].scoring  # device and batch: run-only
     extractor = load_extractor(smk.input.model, device=scoring["device"])
     cuts = CutSet.from_cuts(cut for path in smk.input.features for cut in CutSet.from_file(path))
-    root = Path(smk.params.corpus_root).resolve()
-    path_of = {
-        cut.id: Path(cut.recording.sources[0].source).resolve().relative_to(root).as_posix()
-        for cut in cuts
-    }
+    path_of = {cut.id: trial_path(cut, smk.params.corpus_root) for cut in cuts}
     ids, embeddings = embed_cuts(
         cuts, extractor, smk.params.chunk_frames, scoring["embed_batch_size"],
         smk.params.cmn_window,
