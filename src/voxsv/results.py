@@ -11,7 +11,7 @@ import csv
 import functools
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -55,6 +55,15 @@ def p_target_for(trial_list: str) -> float:
     return P_TARGET.get(trial_list, 0.01)
 
 
+def ordered_lists(names: Iterable[str]) -> list[str]:
+    """Trial-list names in the published tables' order; an unknown name is an error."""
+    names = set(names)
+    unknown = names - set(TRIAL_LISTS)
+    if unknown:
+        raise ValueError(f"unknown trial list name(s) {sorted(unknown)}; use {TRIAL_LISTS}")
+    return [n for n in TRIAL_LISTS if n in names]
+
+
 def evaluate_lists(
     trials: Mapping[str, str | os.PathLike], scores: Mapping[str, str | os.PathLike]
 ) -> dict[str, Metrics]:
@@ -62,11 +71,8 @@ def evaluate_lists(
     from voxsv.scoring import read_scores
     from voxsv.trials import read_trials
 
-    unknown = set(trials) - set(TRIAL_LISTS)
-    if unknown:
-        raise ValueError(f"unknown trial list name(s) {sorted(unknown)}; use {TRIAL_LISTS}")
     out = {}
-    for name in (n for n in TRIAL_LISTS if n in trials):
+    for name in ordered_lists(trials):
         parsed = read_trials(trials[name])
         out[name] = evaluate(read_scores(scores[name], parsed), parsed.labels, p_target_for(name))
     return out
