@@ -221,3 +221,20 @@ def result_sources():
         {**vars(source), "path": str(source.path)}
         for source in experiment_sources(experiments)
     ]
+
+
+def baseline_trials():
+    """Trial-list paths by name of every list that the default models are evaluated on."""
+    names = {name for alias in config["default_models"] for name in EXPERIMENTS[alias].trials}
+    return {name: path for name, path in config["trials"].items() if name in names}
+
+
+def baseline_input(wildcards):
+    """The mean-FBANK baseline's inputs: its checked trial lists by name and the clean
+    VoxCeleb1 FBANK at the first default model's bins (which its embeddings read anyway)."""
+    bins = EXPERIMENTS[config["default_models"][0]].num_mel_bins
+    return {
+        "features": artifacts.baseline_features(config["data"], bins),
+        "checked": artifacts.TRIALS_CHECKED,
+        **baseline_trials(),
+    }

@@ -1,6 +1,7 @@
 # Evaluation: embeddings of the VoxCeleb1 audio and of the AS-norm cohort (clean VoxCeleb2-dev),
 # one job per feature shard; cosine and AS-norm scores per trial list; EER/minDCF tables, DET
-# plots and a summary beside the published figures. What each scoring method reads comes from
+# plots, the mean-FBANK cosine baseline (rule baseline: a floor that needs no model) and a summary
+# beside the published figures and the baseline. What each scoring method reads comes from
 # the registry voxsv.scoring_methods; AS-norm's per-utterance cohort statistics are computed once
 # per model, stage and method (rule asnorm_stats) and shared by every trial list.
 
@@ -110,12 +111,29 @@ rule det_plot:
         "../workflow/scripts/det_plot.py"
 
 
+rule baseline:
+    input:
+        unpack(baseline_input),
+    output:
+        artifacts.BASELINE,
+    params:
+        trials=baseline_trials(),
+        corpus_root=config["paths"]["voxceleb1"],
+    log:
+        "logs/results/baseline.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/baseline.py"
+
+
 rule summary:
     input:
-        [source["path"] for source in result_sources()],
+        tables=[source["path"] for source in result_sources()],
+        baseline=artifacts.BASELINE,
     output:
-        tsv=report("results/summary.tsv", caption="report/summary.rst", category="Summary"),
-        md="results/summary.md",
+        tsv=report(artifacts.SUMMARY[0], caption="report/summary.rst", category="Summary"),
+        md=artifacts.SUMMARY[1],
     params:
         sources=result_sources(),
     log:

@@ -10,9 +10,11 @@ import pytest
 from voxsv.metrics import Metrics
 from voxsv.results import (
     ResultSource,
+    bound_rows,
     evaluate_lists,
     read_result_table,
     reference_row,
+    summary_rows,
     write_result_table,
     write_summary,
 )
@@ -75,7 +77,11 @@ def test_tables_and_summary(tmp_path):
                      "asnorm", 80),
         ResultSource(small, "tiny", "tdnn", "vox2_dev_aug", "pretrain", "cosine", 80),
     ]
-    write_summary(sources, tmp_path / "summary.tsv", tmp_path / "summary.md")
+    baseline = tmp_path / "results" / "baseline_mean_fbank.tsv"
+    write_result_table(baseline, {"O": Metrics(40.0, 0.1, 0.99, 0.2, 0.01, 400),
+                                  "E": Metrics(33.0, 0.1, 1.0, 0.2, 0.01, 500)})
+    write_summary(sources, read_result_table(baseline), tmp_path / "summary.tsv",
+                  tmp_path / "summary.md")
     with open(tmp_path / "summary.tsv", newline="") as f:
         summary = list(csv.DictReader(f, delimiter="\t"))
     assert summary[0]["published_table"] == "4"
@@ -86,6 +92,12 @@ def test_tables_and_summary(tmp_path):
     diff = float(rows["O"]["eer_pct"]) - 0.3668
     assert summary[0]["O_eer_pct_diff"] == f"{diff:+.4f}"
     assert summary[1]["published_table"] == "" and summary[1]["O_min_dcf"] == "0.7500"
+    assert (summary[0]["O_eer_pct_baseline"], summary[0]["O_min_dcf_baseline"]) == (
+        "40.0000", "0.9900")
+    assert summary[0]["E_eer_pct_baseline"] == ""  # beside our lists only
+    assert [r["baseline_bound"] for r in summary[:2]] == ["within bound", "within bound"]
+    assert list(summary[0])[-9:] == [f"{n}_{c}_baseline" for n in ("O", "E", "H", "VoxSRC22-dev")
+                                     for c in ("eer_pct", "min_dcf")] + ["baseline_bound"]
     unproduced = [r for r in summary if not r["alias"]]
     assert len(unproduced) == len(summary) - 2 == 37  # every published row but res2net200's
     assert {r["published_table"] for r in unproduced} == {"1", "2", "3", "4"}
@@ -94,7 +106,32 @@ def test_tables_and_summary(tmp_path):
             in md)
     assert "| tiny | - | tdnn | vox2_dev_aug | 80 | pretrain | cosine | 12.5000 / 0.7500 |" in md
     assert "Published rows this configuration does not produce: 37" in md
+    assert "| O | 40.0000 / 0.9900 |\n| E | 33.0000 / 1.0000 |" in md
+    assert f"| res2net200 | lmft | asnorm | {rows['O']['eer_pct']} | 20.0000 | within bound |" in md
+    assert "| tiny | pretrain | cosine | 12.5000 | 20.0000 | within bound |" in md
     assert "- table 1: tdnn_voxsrc2020 (vox1_dev_aug, 40 bins) pretrain cosine" in md
+
+
+def test_bound_row_is_the_last_stage_asnorm_else_its_best_scoring(tmp_path):
+    """tdnn: lmft asnorm is its bound row even where lmft cosine is better; res2net (no
+    asnorm): its best lmft scoring; over half the baseline's O EER is over bound."""
+    eers = {("tdnn", "pretrain", "asnorm"): 5.0, ("tdnn", "lmft", "cosine"): 9.0,
+            ("tdnn", "lmft", "asnorm"): 16.0, ("res2net", "lmft", "cosine"): 14.0,
+            ("res2net", "lmft", "asnorm_head"): 11.0}
+    sources = []
+    for (alias, stage, scoring), value in eers.items():
+        path = tmp_path / f"{alias}_{stage}_{scoring}.tsv"
+        write_result_table(path, {"O": Metrics(value, 0.0, 0.5, 0.0, 0.01, 10)})
+        sources.append(ResultSource(path, alias, alias, "vox2_dev_aug", stage, scoring, 80))
+    baseline = {"O": {"trials": "O", "eer_pct": "30.0000", "min_dcf": "1.0000"}}
+    bound = bound_rows(summary_rows(sources, baseline))
+    assert {a: (r["stage"], r["scoring"], r["baseline_bound"]) for a, r in bound.items()} == {
+        "tdnn": ("lmft", "asnorm", "over bound"),
+        "res2net": ("lmft", "asnorm_head", "within bound"),
+    }
+    write_summary(sources, baseline, tmp_path / "summary.tsv", tmp_path / "summary.md")
+    md = (tmp_path / "summary.md").read_text()
+    assert "| tdnn | lmft | asnorm | 16.0000 | 15.0000 | over bound |" in md
 
 
 def test_bad_result_table_header(tmp_path):

@@ -29,6 +29,7 @@ SCORES = "exp/{alias}/{stage}/scores/{scoring}_{trials}.txt"
 STATS = "exp/{alias}/{stage}/scores/{scoring}_stats.npz"  # AS-norm cohort statistics
 RESULT = "results/{alias}_{stage}_{scoring}.tsv"
 DET = "results/det/{alias}.png"
+BASELINE = "results/baseline_mean_fbank.tsv"  # voxsv.baseline, in the result tables' format
 SUMMARY = ("results/summary.tsv", "results/summary.md")
 FEATURE_CORPORA = ("vox2dev", "vox1")  # FBANK is computed for these; vox1dev is a subset
 TRAIN_CORPORA = ("vox2dev", "vox1dev")  # training sets (crop stores)
@@ -86,6 +87,12 @@ def embed_features(data: Mapping[str, Any], exp: Experiment, part: str, job: int
             for shard in shards(data, corpus) if shard % jobs == job]
 
 
+def baseline_features(data: Mapping[str, Any], bins: int) -> list[str]:
+    """The FBANK manifests that the mean-FBANK baseline reads: every clean VoxCeleb1 shard."""
+    return [VOX1_FBANK_MANIFEST.format(bins=bins, variant="clean", shard=shard)
+            for shard in shards(data, "vox1")]
+
+
 def result_tables(exp: Experiment) -> list[str]:
     """Every result table of an experiment: each stage and scoring method."""
     return [RESULT.format(alias=exp.alias, stage=stage, scoring=scoring)
@@ -113,5 +120,5 @@ def valid_targets(experiments: Mapping[str, Experiment]) -> str:
 def unknown_targets(targets: Iterable[str], experiments: Mapping[str, Experiment]) -> list[str]:
     """Requested result tables (results/*.tsv) that no configured experiment makes."""
     known = {path for exp in experiments.values() for path in result_tables(exp)}
-    known.add(SUMMARY[0])
+    known.update((SUMMARY[0], BASELINE))
     return [t for t in targets if re.fullmatch(r"results/[^/]+\.tsv", t) and t not in known]

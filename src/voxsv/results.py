@@ -2,7 +2,9 @@
 published figures of `resources/reference_results.tsv`.
 
 A result table `results/{alias}_{stage}_{scoring}.tsv` has one row per trial list (`O`, `E`,
-`H`, `VoxSRC22-dev`) with the columns `trials eer_pct min_dcf p_target n_trials`.
+`H`, `VoxSRC22-dev`) with the columns `trials eer_pct min_dcf p_target n_trials`; the mean-FBANK
+cosine baseline (voxsv.baseline) is written in the same format. The summary puts the baseline
+beside each result and holds each model's bound row to half the baseline's O EER.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ REFERENCE_COLUMNS = {
     "VoxSRC22-dev": ("voxsrc22dev_eer_pct", "voxsrc22dev_mindcf_p005"),
 }
 ROW_KEY = ("train_data", "fbank_bins", "model", "stage", "scoring")  # a published row's identity
+BOUND_LIST = "O"  # the trial list on which each model is held to half the baseline's EER
+BOUND_SCORING = "asnorm"  # the scoring of a model's bound row, where it is evaluated
 
 
 @dataclass(frozen=True)
@@ -144,25 +148,58 @@ def _row_name(row: Mapping[str, str]) -> str:
     return ":".join([row["table"], *(row[k] for k in ROW_KEY)])
 
 
-def summary_rows(sources: Sequence[ResultSource]) -> list[dict[str, str]]:
-    """One summary row per result table: our figures and, where published, the paper's."""
+def summary_rows(
+    sources: Sequence[ResultSource], baseline: Mapping[str, Mapping[str, str]]
+) -> list[dict[str, str]]:
+    """One summary row per result table: our figures, the baseline's on the same lists, whether
+    the row is its model's bound row within or over the bound and, where published, the
+    paper's figures; then the published rows that no result table matches."""
     reference = load_reference()
     rows = []
     matched = set()
     for src in sources:
         published = reference_row(src.key, reference)
         matched.add(src.key if published else None)
-        rows.append(_summary_row(src.alias, src.key, read_result_table(src.path), published))
+        rows.append(_summary_row(src.alias, src.key, read_result_table(src.path), published,
+                                 baseline))
     for published in reference:
         key = tuple(published[k] for k in ROW_KEY)
         if key not in matched:
-            rows.append(_summary_row("", key, {}, published))
+            rows.append(_summary_row("", key, {}, published, {}))
+    for row in bound_rows(rows).values():
+        row["baseline_bound"] = "within bound" if within_bound(row) else "over bound"
     return rows
 
 
+def bound_rows(rows: Sequence[dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Each model's row that is held to the bound: its last stage, scored by AS-norm where it
+    is evaluated, else by the method with that stage's lowest O EER (models with an O EER)."""
+    by_alias: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        if row["alias"] and row[f"{BOUND_LIST}_eer_pct"] and row[f"{BOUND_LIST}_eer_pct_baseline"]:
+            by_alias.setdefault(row["alias"], []).append(row)
+    bound = {}
+    for alias, own in by_alias.items():
+        last = [r for r in own if r["stage"] == own[-1]["stage"]]
+        preferred = [r for r in last if r["scoring"] == BOUND_SCORING]
+        bound[alias] = preferred[0] if preferred else min(last, key=_bound_eer)
+    return bound
+
+
+def _bound_eer(row: Mapping[str, str]) -> float:
+    return float(row[f"{BOUND_LIST}_eer_pct"])
+
+
+def within_bound(row: Mapping[str, str]) -> bool:
+    """Whether a row's O EER is at most half the mean-FBANK baseline's."""
+    return _bound_eer(row) <= float(row[f"{BOUND_LIST}_eer_pct_baseline"]) / 2
+
+
 def _summary_row(alias: str, key: tuple[str, ...], table: Mapping[str, Mapping[str, str]],
-                 published: Mapping[str, str] | None) -> dict[str, str]:
-    """One summary row: ours (empty for an unproduced published row), published, difference."""
+                 published: Mapping[str, str] | None,
+                 baseline: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """One summary row: ours (empty for an unproduced published row), published, difference,
+    the baseline on our trial lists, and an empty bound verdict (set on bound rows)."""
     row = {"alias": alias, **dict(zip(ROW_KEY, key, strict=True)),
            "published_table": published["table"] if published else ""}
     for name in TRIAL_LISTS:
@@ -176,24 +213,33 @@ def _summary_row(alias: str, key: tuple[str, ...], table: Mapping[str, Mapping[s
         both = row[f"{name}_eer_pct"] and pub_eer
         row[f"{name}_eer_pct_diff"] = f"{float(row[f'{name}_eer_pct']) - float(pub_eer):+.4f}" \
             if both else ""
+    for name in TRIAL_LISTS:
+        base = baseline.get(name, {}) if name in table else {}
+        row[f"{name}_eer_pct_baseline"] = base.get("eer_pct", "")
+        row[f"{name}_min_dcf_baseline"] = base.get("min_dcf", "")
+    row["baseline_bound"] = ""
     return row
 
 
 def write_summary(
-    sources: Sequence[ResultSource], tsv_path: str | os.PathLike, md_path: str | os.PathLike
+    sources: Sequence[ResultSource],
+    baseline: Mapping[str, Mapping[str, str]],
+    tsv_path: str | os.PathLike,
+    md_path: str | os.PathLike,
 ) -> None:
-    """Write results/summary.tsv (every column) and results/summary.md (a readable table)."""
-    rows = summary_rows(sources)
+    """Write results/summary.tsv (every column) and results/summary.md (readable tables);
+    `baseline` is the mean-FBANK baseline's result table (read_result_table)."""
+    rows = summary_rows(sources, baseline)
     if not rows:
         raise ValueError("no result tables to summarise")
     header = list(rows[0])
     write_text(tsv_path, "".join("\t".join(r) + "\n" for r in [header, *map(dict.values, rows)]))
-    write_text(md_path, _markdown(rows))
+    write_text(md_path, _markdown(rows, baseline))
 
 
-def _markdown(rows: list[dict[str, str]]) -> str:
-    """Our results (EER % / minDCF per trial list, published and difference beside them), then
-    the published rows that this configuration does not produce."""
+def _markdown(rows: list[dict[str, str]], baseline: Mapping[str, Mapping[str, str]]) -> str:
+    """Our results (EER % / minDCF per trial list, published and difference beside them), the
+    baseline and each model against its bound, then the published rows not produced."""
     ours = [r for r in rows if r["alias"]]
     missing = [r for r in rows if not r["alias"]]
     lists = [n for n in TRIAL_LISTS if any(r[f"{n}_eer_pct"] for r in ours)]
@@ -215,7 +261,35 @@ def _markdown(rows: list[dict[str, str]]) -> str:
         "model, stage and scoring; a table of '-' means no published row has this experiment's "
         "settings.\n"
     )
+    lines += _baseline_markdown(rows, baseline)
     lines.append(f"Published rows this configuration does not produce: {len(missing)}\n")
     lines += [f"- table {r['published_table']}: {r['model']} ({r['train_data']}, "
               f"{r['fbank_bins']} bins) {r['stage']} {r['scoring']}" for r in missing]
     return "\n".join(lines) + "\n"
+
+
+def _baseline_markdown(
+    rows: Sequence[dict[str, str]], baseline: Mapping[str, Mapping[str, str]]
+) -> list[str]:
+    """The baseline's EER % / minDCF per trial list, then each model's bound row against half
+    the baseline's O EER."""
+    lines = [
+        "Mean-FBANK cosine baseline (each utterance's mean stored FBANK frame, global mean "
+        "subtracted, cosine scoring; no model): a floor that every model should beat.\n",
+        "| trials | baseline EER % / minDCF |", "|---|---|",
+    ]
+    lines += [f"| {name} | {m['eer_pct']} / {m['min_dcf']} |" for name, m in baseline.items()]
+    bound = bound_rows(rows)
+    if not bound:
+        return [*lines, ""]
+    lines += [
+        f"\nEach model's last stage (AS-norm where evaluated, else its best scoring) against the "
+        f"bound: {BOUND_LIST} EER at most half the baseline's.\n",
+        f"| alias | stage | scoring | {BOUND_LIST} EER % | bound (baseline / 2) | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for alias, r in bound.items():
+        half = float(r[f"{BOUND_LIST}_eer_pct_baseline"]) / 2
+        lines.append(f"| {alias} | {r['stage']} | {r['scoring']} | {r[f'{BOUND_LIST}_eer_pct']} "
+                     f"| {half:.4f} | {r['baseline_bound']} |")
+    return [*lines, ""]
