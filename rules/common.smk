@@ -9,7 +9,7 @@ from voxsv import artifacts
 from voxsv.configuration import ConfigError, load, load_schema
 from voxsv.experiments import TRAIN_STAGES, resolve, stable, train_params
 from voxsv import scoring_methods
-from voxsv.results import experiment_sources, published_eer
+from voxsv.results import experiment_sources, ordered_lists, published_eer
 
 
 def command_line_targets():
@@ -224,9 +224,10 @@ def result_sources():
 
 
 def baseline_trials():
-    """Trial-list paths by name of every list that the default models are evaluated on."""
+    """Trial-list paths by name of every list that the default models are evaluated on, in the
+    published order (so that a reordered config changes no params)."""
     names = {name for alias in config["default_models"] for name in EXPERIMENTS[alias].trials}
-    return {name: path for name, path in config["trials"].items() if name in names}
+    return {name: config["trials"][name] for name in ordered_lists(names)}
 
 
 def baseline_input(wildcards):
