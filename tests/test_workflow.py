@@ -6,6 +6,7 @@ best model at most half the mean-FBANK baseline's EER, and reruns that redo only
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import re
 from pathlib import Path
@@ -18,12 +19,11 @@ from lhotse import CutSet
 from sklearn.metrics import roc_curve
 from workflow_support import REPO, copy_data_stage, planned_jobs, run_snakemake
 
+from voxsv import artifacts
+from voxsv.baseline import baseline_metrics
 from voxsv.configuration import load
 from voxsv.experiments import resolve
 from voxsv.features import sliding_cmn
-from voxsv.metrics import eer
-from voxsv.scoring import score_trials
-from voxsv.trials import read_trials
 
 pytestmark = pytest.mark.slow
 
@@ -169,13 +169,12 @@ def test_training_logs_every_step_and_loss_falls(default_run: Path) -> None:
 
 
 def mean_fbank_baseline_eer(workdir: Path) -> float:
-    """EER on O of cosine scoring of per-utterance mean log-FBANK, global mean subtracted."""
-    cuts = CutSet.from_file(workdir / VOX1_FBANK)
-    cuts = cuts.with_features_path_prefix(str(workdir))  # storage paths are workdir-relative
-    ids = [cut.id for cut in cuts]
-    means = np.stack([cut.load_features().mean(axis=0) for cut in cuts])
-    trials = read_trials(workdir / TRIALS["O"])
-    return eer(score_trials(trials, ids, means - means.mean(axis=0)), trials.labels)[0]
+    """EER on O of cosine scoring of per-utterance mean log-FBANK, global mean subtracted
+    (voxsv.baseline over every VoxCeleb1 shard; its paths are workdir-relative)."""
+    manifests = artifacts.baseline_features(CONFIG["data"], EXPERIMENTS[MODELS[0]].num_mel_bins)
+    with contextlib.chdir(workdir):
+        metrics = baseline_metrics({"O": TRIALS["O"]}, manifests, CONFIG["paths"]["voxceleb1"])
+    return metrics["O"].eer_pct
 
 
 def test_both_families_halve_the_mean_fbank_baseline(default_run: Path) -> None:
@@ -188,6 +187,26 @@ def test_both_families_halve_the_mean_fbank_baseline(default_run: Path) -> None:
     }
     assert {EXPERIMENTS[m].model["arch"] for m in MODELS} == {"tdnn", "res2net"}
     assert max(eers.values()) <= baseline / 2, (eers, baseline)
+
+
+def test_summary_shows_both_demo_models_within_the_baseline_bound(default_run: Path) -> None:
+    """The baseline rule's O EER is the package function's; summary.md shows it and each demo
+    model's LMFT + AS-norm O EER within half of it, as summary.tsv's bound column does."""
+    baseline = {r["trials"]: r for r in read_tsv(default_run / "results/baseline_mean_fbank.tsv")}
+    assert list(baseline) == list(TRIALS)
+    assert float(baseline["O"]["eer_pct"]) == pytest.approx(
+        mean_fbank_baseline_eer(default_run), abs=5e-5)
+    markdown = (default_run / "results/summary.md").read_text()
+    for name, row in baseline.items():
+        assert f"| {name} | {row['eer_pct']} / {row['min_dcf']} |" in markdown
+    half = f"{float(baseline['O']['eer_pct']) / 2:.4f}"
+    summary = read_tsv(default_run / "results/summary.tsv")
+    for model in MODELS:
+        eer_pct = read_tsv(default_run / f"results/{model}_lmft_asnorm.tsv")[0]["eer_pct"]
+        assert f"| {model} | lmft | asnorm | {eer_pct} | {half} | within bound |" in markdown
+    assert {(r["alias"], r["stage"], r["scoring"], r["baseline_bound"])
+            for r in summary if r["baseline_bound"]} == {
+        (m, "lmft", "asnorm", "within bound") for m in MODELS}
 
 
 def test_report_embeds_the_result_files(default_run: Path) -> None:
