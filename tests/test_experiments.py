@@ -156,6 +156,16 @@ def test_cohort_embedding_jobs_cover_every_shard(config: dict, experiments: dict
         "data/fbank/80/vox1/clean/shard2.jsonl.gz"]
 
 
+def test_baseline_reads_every_clean_vox1_shard_the_embeddings_read(
+    config: dict, experiments: dict
+) -> None:
+    data = {**config["data"], "eval_shards": 3}
+    exp = experiments["dpn68_fb40"]
+    assert artifacts.baseline_features(data, exp.num_mel_bins) == [
+        path for job in range(3) for path in artifacts.embed_features(data, exp, "vox1", job)]
+    assert artifacts.baseline_features(data, 40)[0] == "data/fbank/40/vox1/clean/shard0.jsonl.gz"
+
+
 def test_checkpoints_of_other_settings_are_set_aside(tmp_path: Path) -> None:
     from voxsv.train import fingerprint
 
