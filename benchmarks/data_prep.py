@@ -4,9 +4,10 @@ Reports seconds of audio per CPU-second on one core (torch.set_num_threads(1); f
 time for `.m4a` decoding is counted through RUSAGE_CHILDREN), with the load average before and
 after (the machine may be shared):
   * the whole data stage (all five copies: clean, reverb, noise, music, babble, as
-    voxsv.featurize runs them) on the mini corpus (`--corpus DIR`, the layout of config
-    `paths`; generated with `voxsv corpus` when not given and the command exists) and on
-    longer generated sets of `.wav` and of `.m4a` utterances;
+    voxsv.featurize runs them, each followed by its training crop store) on the mini
+    corpus (`--corpus DIR`, the layout of config `paths`; generated with `voxsv corpus` when
+    not given and the command exists) and on longer generated sets of `.wav` and of `.m4a`
+    utterances;
   * FBANK alone: voxsv.features.fbank (what featurize calls) beside lhotse's Fbank configured
     as Kaldi (snip_edges, 20 Hz to Nyquist, samples on the int16 scale, the same dither) and
     kaldi-native-fbank, in interleaved rounds so that load changes hit all alike, on 8 s
@@ -39,6 +40,7 @@ import torch
 
 from voxsv import augment, featurize, manifests
 from voxsv.audio import write_wav
+from voxsv.crop_store import write_store
 from voxsv.features import fbank
 
 SR = 16000
@@ -122,13 +124,16 @@ def prepare(corpus: Path, work: Path) -> dict:
 
 
 def stage(m: dict, work: Path) -> float:
-    """Run all five copies of the data stage; return the CPU seconds."""
+    """Run all five copies of the data stage, each FBANK archive then its training crop store
+    (voxsv.crop_store, the rule that follows it); return the CPU seconds."""
     options = featurize.FbankOptions(seed=1, dither=1.0)
     start = cpu_seconds()
     for copy in augment.COPIES:
         featurize.featurize_shard(m["rec"], m["sup"], work / f"{copy}.jsonl.gz",
                                   work / f"{copy}.lca", 0, 1, options, copy,
                                   m.get(f"plan_{copy}"))
+        write_store(work / f"{copy}.jsonl.gz", work / f"{copy}_crops.jsonl.gz",
+                    work / f"{copy}_crops.npy", cmn_window=300)
     return cpu_seconds() - start
 
 
