@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxsv.trials import TrialsError, read_trials, utterance_id
+from voxsv.trials import TrialsError, field_counts, read_trials, utterance_id
 
 
 def test_reads_labels_and_paths_as_written(tmp_path):
@@ -122,3 +122,15 @@ def test_a_non_ascii_space_is_part_of_a_path(tmp_path):
     scores = tmp_path / "scores.txt"
     scores.write_text("a\u00a0x.wav b.wav 0.5\na\u00a0x.wav c.wav 0.25\n", encoding="utf-8")
     assert read_scores(scores, trials).tolist() == [0.5, 0.25]
+
+
+def test_field_counts_agree_with_splitting_each_line():
+    # every ASCII whitespace byte, a non-ASCII space's bytes, lines with and without a final
+    # newline: the vectorised count equals bytes.split() line by line
+    rng = np.random.default_rng(0)
+    alphabet = np.frombuffer(b"ab \t\n\r\x0b\x0c\xc2\xa0", np.uint8)
+    for _ in range(2000):
+        raw = rng.choice(alphabet, int(rng.integers(0, 40))).tobytes()
+        lines = raw.split(b"\n")
+        expected = [len(line.split()) for line in (lines[:-1] if raw.endswith(b"\n") else lines)]
+        assert field_counts(raw).tolist() == expected, raw

@@ -57,7 +57,13 @@ def error_rates(
 
 def eer(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """(EER in percent, its threshold): the FPR at the point with the smallest |FNR - FPR|."""
-    fpr, fnr, thresholds = error_rates(scores, labels)
+    return _eer_of_rates(*error_rates(scores, labels))
+
+
+def _eer_of_rates(
+    fpr: np.ndarray, fnr: np.ndarray, thresholds: np.ndarray
+) -> tuple[float, float]:
+    """`eer` from the operating points of `error_rates`."""
     best = int(np.argmin(np.abs(fnr - fpr)))
     return 100.0 * float(fpr[best]), float(thresholds[best])
 
@@ -72,7 +78,18 @@ def min_dcf(
     """(normalised minimum detection cost, its threshold) for the prior `p_target`."""
     if not 0.0 < p_target < 1.0:
         raise ValueError(f"p_target must be in (0, 1), got {p_target}")
-    fpr, fnr, thresholds = error_rates(scores, labels)
+    return _min_dcf_of_rates(*error_rates(scores, labels), p_target, c_miss, c_fa)
+
+
+def _min_dcf_of_rates(
+    fpr: np.ndarray,
+    fnr: np.ndarray,
+    thresholds: np.ndarray,
+    p_target: float,
+    c_miss: float = 1.0,
+    c_fa: float = 1.0,
+) -> tuple[float, float]:
+    """`min_dcf` from the operating points of `error_rates`."""
     cost = c_miss * fnr * p_target + c_fa * fpr * (1.0 - p_target)
     best = int(np.argmin(cost))
     norm = min(c_miss * p_target, c_fa * (1.0 - p_target))
@@ -86,9 +103,12 @@ def det_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, p_target: float = 0.01) -> Metrics:
-    """EER and minDCF of one trial list's scores."""
-    eer_pct, eer_threshold = eer(scores, labels)
-    dcf, dcf_threshold = min_dcf(scores, labels, p_target)
+    """EER and minDCF of one trial list's scores (one sort of the scores for both)."""
+    if not 0.0 < p_target < 1.0:
+        raise ValueError(f"p_target must be in (0, 1), got {p_target}")
+    rates = error_rates(scores, labels)
+    eer_pct, eer_threshold = _eer_of_rates(*rates)
+    dcf, dcf_threshold = _min_dcf_of_rates(*rates, p_target)
     return Metrics(eer_pct, eer_threshold, dcf, dcf_threshold, p_target, len(labels))
 
 

@@ -183,12 +183,13 @@ def trial_rows(trials: Trials, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarr
     return name_rows[enroll], name_rows[test]
 
 
-def pair_dots(embeddings: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
-    """Row-wise dot products of embeddings[rows_a] and embeddings[rows_b], in chunks."""
+def pair_cosines(embeddings: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
+    """Cosines of embeddings[rows_a] and embeddings[rows_b], in chunks: each gathered chunk is
+    normalised (no normalised copy of every embedding)."""
     out = np.empty(len(rows_a), dtype=np.float32)
     for lo in range(0, len(rows_a), TRIAL_CHUNK):
-        a = embeddings[rows_a[lo : lo + TRIAL_CHUNK]]
-        b = embeddings[rows_b[lo : lo + TRIAL_CHUNK]]
+        a = l2_normalise(embeddings[rows_a[lo : lo + TRIAL_CHUNK]], copy=False)
+        b = l2_normalise(embeddings[rows_b[lo : lo + TRIAL_CHUNK]], copy=False)
         out[lo : lo + TRIAL_CHUNK] = np.einsum("ij,ij->i", a, b)
     return out
 
@@ -327,16 +328,22 @@ def score_trials(
 ) -> np.ndarray:
     """Cosine scores of the trials; AS-norm'ed by precomputed `stats`, or against `cohort`."""
     enroll, test = trial_rows(trials, ids)
-    used, inverse = np.unique(np.concatenate([enroll, test]), return_inverse=True)
-    normed = l2_normalise(np.asarray(embeddings, dtype=np.float32)[used], copy=False)
-    enroll, test = inverse[: len(trials)], inverse[len(trials) :]
-    scores = pair_dots(normed, enroll, test).astype(np.float64)
-    if stats is not None:
-        mean, std = stats.lookup([ids[n] for n in used])
-    elif cohort is not None:
-        mean, std = cohort_stats(normed, cohort, top_k, normalised=True)
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    used = np.flatnonzero(np.bincount(np.concatenate([enroll, test]), minlength=len(ids)))
+    if len(used) < len(ids):  # only the trials' utterances (no copy when they are all used)
+        position = np.empty(len(ids), dtype=np.int64)
+        position[used] = np.arange(len(used))
+        embeddings, enroll, test = embeddings[used], position[enroll], position[test]
+    if stats is None and cohort is not None:  # the statistics' threads, beside the cosines
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(cohort_stats, embeddings, cohort, top_k)
+            scores = pair_cosines(embeddings, enroll, test).astype(np.float64)
+            mean, std = pending.result()
     else:
-        return scores
+        scores = pair_cosines(embeddings, enroll, test).astype(np.float64)
+        if stats is None:
+            return scores
+        mean, std = stats.lookup([ids[n] for n in used])
     std = np.maximum(std, np.finfo(np.float32).eps)
     return 0.5 * ((scores - mean[enroll]) / std[enroll] + (scores - mean[test]) / std[test])
 
@@ -351,8 +358,23 @@ def write_scores(path: str | os.PathLike, trials: Trials, scores: np.ndarray) ->
         tmp.write_text(text)
 
 
+@dataclass(frozen=True)
+class ScoreFile:
+    """The lines of a score file, `<enroll> <test> <score>`, in file order."""
+
+    path: Path
+    enroll: list[str]
+    test: list[str]
+    values: np.ndarray  # float64
+
+
 def read_scores(path: str | os.PathLike, trials: Trials) -> np.ndarray:
     """Scores of a score file in the order of `trials`; missing or extra pairs are errors."""
+    return match_scores(parse_scores(path), trials)
+
+
+def parse_scores(path: str | os.PathLike) -> ScoreFile:
+    """Read a score file (needs no trial list, so it can be parsed beside one)."""
     path = Path(path)
     if not path.is_file():
         raise ScoreFileError(f"{path}: no such file")
@@ -377,10 +399,14 @@ def read_scores(path: str | os.PathLike, trials: Trials) -> np.ndarray:
         line = int(np.flatnonzero(counts)[first]) + 1
         value = tokens[3 * first + 2]
         raise ScoreFileError(f"{path}:{line}: score {value!r} is not a number") from err
-    enroll, test = tokens[0::3], tokens[1::3]
-    if enroll == trials.enroll and test == trials.test:
-        return values
-    return _join_scores(path, trials, enroll, test, values)
+    return ScoreFile(path, tokens[0::3], tokens[1::3], values)
+
+
+def match_scores(scores: ScoreFile, trials: Trials) -> np.ndarray:
+    """The scores in the order of `trials`; missing or extra pairs are errors."""
+    if scores.enroll == trials.enroll and scores.test == trials.test:
+        return scores.values
+    return _join_scores(scores.path, trials, scores.enroll, scores.test, scores.values)
 
 
 def _is_float(text: str) -> bool:

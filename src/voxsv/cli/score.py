@@ -4,9 +4,14 @@ list from embeddings."""
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from voxsv.cli.common import add_command, at_least, output_file
 from voxsv.errors import InputError, OptionError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DESCRIPTION = """\
 Write `<enroll> <test> <score>` for every trial of T (`<0|1> <enroll> <test>`) to OUT, from the
@@ -56,20 +61,16 @@ def run(args: argparse.Namespace) -> int:
         score_trials,
         write_scores,
     )
-    from voxsv.scoring_methods import COHORT_EMBEDDINGS, HEAD_WEIGHTS, load_cohort
     from voxsv.trials import read_trials
 
-    trials = read_trials(args.trials)
-    ids, embeddings = merge_embeddings(args.embeddings)
-    stats = load_stats(args.stats) if args.stats else None
-    cohort, source = None, args.cohort or args.head_cohort
-    if source is not None:
-        cohort = load_cohort(COHORT_EMBEDDINGS if args.cohort else HEAD_WEIGHTS, source)
-        if cohort.shape[1] != embeddings.shape[1]:
-            raise InputError(
-                f"{source}: cohort of dimension {cohort.shape[1]}, but "
-                f"{args.embeddings[0]} has dimension {embeddings.shape[1]}"
-            )
+    with ThreadPoolExecutor(1) as pool:  # the trial list parsed while the arrays load
+        pending = pool.submit(read_trials, args.trials)
+        try:
+            ids, embeddings = merge_embeddings(args.embeddings)
+            stats = load_stats(args.stats) if args.stats else None
+            cohort = _cohort(args, embeddings.shape[1])
+        finally:
+            trials = pending.result()  # a bad trial list is reported first, as before
     try:
         scores = score_trials(trials, ids, embeddings, cohort, top_k, stats)
     except MissingEmbeddingError as err:
@@ -78,3 +79,19 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{' '.join(args.embeddings)}: {err}") from err
     write_scores(out, trials, scores)
     return 0
+
+
+def _cohort(args: argparse.Namespace, dim: int) -> np.ndarray | None:
+    """The AS-norm cohort of --cohort or --head-cohort (None without), checked against `dim`."""
+    from voxsv.scoring_methods import COHORT_EMBEDDINGS, HEAD_WEIGHTS, load_cohort
+
+    source = args.cohort or args.head_cohort
+    if source is None:
+        return None
+    cohort = load_cohort(COHORT_EMBEDDINGS if args.cohort else HEAD_WEIGHTS, source)
+    if cohort.shape[1] != dim:
+        raise InputError(
+            f"{source}: cohort of dimension {cohort.shape[1]}, but {args.embeddings[0]} has "
+            f"dimension {dim}"
+        )
+    return cohort
