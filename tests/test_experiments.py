@@ -83,7 +83,9 @@ def test_vox1_dev_experiments_are_evaluated_on_o_only(experiments: dict) -> None
 
 def test_alias_keys_deep_merge_over_the_sections(experiments: dict, config: dict) -> None:
     res2net = experiments["res2net_mini"]
-    assert res2net.train["pretrain"]["steps_per_epoch"] == 8
+    own = config["models"]["res2net_mini"]["train"]["pretrain"]["steps_per_epoch"]
+    assert own != experiments["tdnn_mini"].train["pretrain"]["steps_per_epoch"]
+    assert res2net.train["pretrain"]["steps_per_epoch"] == own
     assert res2net.train["pretrain"]["lr_per_128"] == 0.4
     assert res2net.train["pretrain"]["epochs"] == config["train"]["pretrain"]["epochs"]
     assert res2net.scoring["top_k"] == 20 and res2net.scoring["chunk_frames"] == 1000
