@@ -99,6 +99,7 @@ def test_numbers_from_the_command_line_are_accepted(tmp_path: Path, override: st
          "config models.tdnn_mini.stages: must begin with pretrain"),
         ("default_models=[tdnn_mini, nope]",
          "config default_models: 'nope' is not an alias of models"),
+        ("default_models=[]", "config default_models: [] has fewer items than 1"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_key(tmp_path: Path, override: str, message: str) -> None:
