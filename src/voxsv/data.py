@@ -27,7 +27,7 @@ from lhotse import load_manifest_lazy
 from lhotse.features.io import LilcomChunkyReader
 from torch.utils.data import Dataset, Sampler
 
-from voxsv.cmn_storage import STORAGE_TYPE, row_range
+from voxsv.cmn_storage import STORAGE_TYPE, CmnRowsReader, row_range
 from voxsv.features import cmn_context, sliding_cmn_segment
 
 _MASK64 = (1 << 64) - 1
@@ -270,7 +270,7 @@ class StoreRows:
         """This process's memory map of the store holding `utt`."""
         i = int(self.utts.path_index[utt])
         if i not in self._maps:
-            self._maps[i] = np.load(self.utts.storage_paths[i], mmap_mode="r")
+            self._maps[i] = CmnRowsReader(self.utts.storage_paths[i]).rows
         return self._maps[i]
 
     def __getstate__(self) -> dict:

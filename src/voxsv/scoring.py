@@ -16,8 +16,8 @@ snorm.py does) while the block is still in cache. One thread per core with BLAS 
 thread beats a multi-threaded product of large blocks followed by their partition (which reads
 the whole block from memory again): VoxCeleb1-E (153,516 utterances, 5,994 cohort vectors)
 takes about 1.4x the bare product, and memory stays at one block per thread. They can be stored
-(`save_stats`) and shared by every trial list of a model. Only numpy is imported here: `voxsv
-score` and `voxsv eer` start without torch.
+(`save_stats`) and shared by every trial list of a model. Only numpy (and threadpoolctl) is
+imported here: `voxsv score` and `voxsv eer` start without torch.
 """
 
 from __future__ import annotations
@@ -216,12 +216,12 @@ def head_cohort(path: str | os.PathLike) -> np.ndarray:
 
 
 def cohort_stats(
-    embeddings: np.ndarray, cohort: np.ndarray, top_k: int, normalised: bool = False
+    embeddings: np.ndarray, cohort: np.ndarray, top_k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and population std of each row's top-k scores against the cohort vectors as given.
 
-    Rows of `embeddings` are L2-normalised here unless `normalised` says they are; the cohort
-    is used as stored (not normalised).
+    Rows of `embeddings` are L2-normalised here, block by block; the cohort is used as stored
+    (not normalised).
     """
     if top_k > len(cohort):
         log.warning("top_k %d exceeds the cohort size; using all %d", top_k, len(cohort))
@@ -235,8 +235,7 @@ def cohort_stats(
     local = threading.local()
 
     def block_stats(lo: int) -> None:
-        rows = embeddings[lo : lo + ROW_CHUNK]
-        rows = rows if normalised else l2_normalise(rows)
+        rows = l2_normalise(embeddings[lo : lo + ROW_CHUNK])
         if not hasattr(local, "buffer"):
             local.buffer = np.empty((ROW_CHUNK, cohort_t.shape[1]), dtype=np.float32)
         block = np.matmul(rows, cohort_t, out=local.buffer[: len(rows)])
