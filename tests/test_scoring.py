@@ -140,6 +140,36 @@ def test_embeddings_store_round_trip_and_errors(tmp_path):
         load_embeddings(tmp_path / "bad.npz")
 
 
+def test_stores_are_mapped_when_stored_and_read_alike_when_compressed(tmp_path):
+    ids, emb, _, _ = random_case()
+    emb[0] = 3e19  # its squared norm overflows float32: finite all the same
+    emb[1] = 1e-30  # its squared norm underflows to zero: not all zero all the same
+    save_embeddings(tmp_path / "stored.npz", ids, emb)
+    np.savez_compressed(tmp_path / "packed.npz", ids=np.array(ids), embeddings=emb)
+    mapped = scoring.map_npz(tmp_path / "stored.npz", ("ids", "embeddings"))
+    assert mapped is not None and not mapped["embeddings"].flags.writeable
+    assert scoring.map_npz(tmp_path / "packed.npz", ("ids", "embeddings")) is None
+    for name in ("stored.npz", "packed.npz"):
+        got_ids, got = load_embeddings(tmp_path / name)
+        assert got_ids == ids
+        np.testing.assert_array_equal(got, emb)
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"), (None, "all zero")],
+)
+def test_embeddings_store_names_each_bad_row(tmp_path, value, what):
+    ids, emb, _, _ = random_case()
+    if value is None:
+        emb[[3, 5]] = 0.0
+    else:
+        emb[[3, 5], 2] = value
+    save_embeddings(tmp_path / "bad.npz", ids, emb)
+    with pytest.raises(ValueError, match=f"bad.npz: 2 embedding.s. are {what}: {ids[3]}, {ids[5]}"):
+        load_embeddings(tmp_path / "bad.npz")
+
+
 def test_score_file_round_trip_and_join(tmp_path):
     ids, emb, trials, _ = random_case()
     scores = score_trials(trials, ids, emb)

@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from voxsv.atomic import atomic_path
 from voxsv.errors import InputError
+from voxsv.npz import map_npz
 from voxsv.trials import Trials, field_counts, split_fields, utterance_id
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,23 @@ def save_embeddings(path: str | os.PathLike, ids: Sequence[str], embeddings: np.
 
 
 def load_embeddings(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
-    """Read an embeddings store; not an .npz store, a missing key, a shape mismatch, a repeated
-    id or a NaN, infinite or all-zero embedding is an error naming the file (and the ids)."""
+    """Read an embeddings store (memory-mapped where it is stored uncompressed); not an .npz
+    store, a missing key, a shape mismatch, a repeated id or a NaN, infinite or all-zero
+    embedding is an error naming the file (and the ids)."""
     if not Path(path).is_file():
         raise InputError(f"{path}: no such file")
+    arrays = map_npz(path, ("ids", "embeddings")) or _read_store(path)
+    ids, embeddings = arrays["ids"].tolist(), arrays["embeddings"].astype(np.float32, copy=False)
+    if embeddings.ndim != 2 or len(ids) != len(embeddings):
+        raise InputError(f"{path}: {len(ids)} ids for embeddings of shape {embeddings.shape}")
+    if len(set(ids)) != len(ids):
+        raise InputError(f"{path}: {len(ids) - len(set(ids))} repeated id(s)")
+    _check_finite_nonzero(path, ids, embeddings)
+    return ids, embeddings
+
+
+def _read_store(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """`ids` and `embeddings` read by np.load: a compressed store, or one with an error to name."""
     try:
         store = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # numpy's "allow_pickle"
@@ -89,28 +103,29 @@ def load_embeddings(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
         if missing:
             raise InputError(f"{path}: embeddings store lacks {sorted(missing)}")
         try:
-            ids = store["ids"].tolist()
-            embeddings = store["embeddings"].astype(np.float32, copy=False)
+            return {"ids": store["ids"], "embeddings": store["embeddings"]}
         except (ValueError, OSError, zipfile.BadZipFile) as err:
             raise InputError(f"{path}: damaged embeddings store ({err})") from err
-    if embeddings.ndim != 2 or len(ids) != len(embeddings):
-        raise InputError(f"{path}: {len(ids)} ids for embeddings of shape {embeddings.shape}")
-    if len(set(ids)) != len(ids):
-        raise InputError(f"{path}: {len(ids) - len(set(ids))} repeated id(s)")
-    _check_finite_nonzero(path, ids, embeddings)
-    return ids, embeddings
 
 
 def _check_finite_nonzero(path: str | os.PathLike, ids: list[str], embeddings: np.ndarray) -> None:
-    """A NaN, infinite or all-zero embedding has no direction to score: an error naming ids."""
+    """A NaN, infinite or all-zero embedding has no direction to score: an error naming ids.
+
+    One pass of squared norms finds the suspects (a NaN or inf makes the sum non-finite, an
+    all-zero row makes it zero); only those rows are checked element by element, since a huge
+    finite value also overflows the sum and a tiny one underflows it.
+    """
+    squares = np.einsum("ij,ij->i", embeddings, embeddings)
+    suspects = np.flatnonzero(~np.isfinite(squares) | (squares == 0))
+    rows = embeddings[suspects]
     for bad, what in (
-        (~np.isfinite(embeddings).all(axis=1), "NaN or infinite"),
-        (~embeddings.any(axis=1), "all zero"),
+        (~np.isfinite(rows).all(axis=1), "NaN or infinite"),
+        (~rows.any(axis=1), "all zero"),
     ):
-        rows = np.flatnonzero(bad)
-        if rows.size:
-            shown = ", ".join(ids[n] for n in rows[:SHOW_MISSING])
-            raise InputError(f"{path}: {rows.size} embedding(s) are {what}: {shown}")
+        found = suspects[bad]
+        if found.size:
+            shown = ", ".join(ids[n] for n in found[:SHOW_MISSING])
+            raise InputError(f"{path}: {found.size} embedding(s) are {what}: {shown}")
 
 
 def cohort_means(
