@@ -69,7 +69,7 @@ def test_det_figure_has_a_panel_per_list_and_marks_each_eer(tmp_path):
     assert image.shape[1] > 1.5 * image.shape[0]  # two panels side by side
 
     from voxsv.metrics import det_curve
-    from voxsv.scoring import read_scores
+    from voxsv.score_files import read_scores
     from voxsv.trials import read_trials
 
     curves = []

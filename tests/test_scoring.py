@@ -9,15 +9,13 @@ import pytest
 
 from voxsv import scoring
 from voxsv.cli import main
+from voxsv.score_files import read_scores
 from voxsv.scoring import (
     MissingEmbeddingError,
-    ScoreFileError,
     cohort_means,
     load_embeddings,
-    read_scores,
     save_embeddings,
     score_trials,
-    write_scores,
 )
 from voxsv.trials import Trials
 
@@ -168,38 +166,6 @@ def test_embeddings_store_names_each_bad_row(tmp_path, value, what):
     save_embeddings(tmp_path / "bad.npz", ids, emb)
     with pytest.raises(ValueError, match=f"bad.npz: 2 embedding.s. are {what}: {ids[3]}, {ids[5]}"):
         load_embeddings(tmp_path / "bad.npz")
-
-
-def test_score_file_round_trip_and_join(tmp_path):
-    ids, emb, trials, _ = random_case()
-    scores = score_trials(trials, ids, emb)
-    path = tmp_path / "scores.txt"
-    write_scores(path, trials, scores)
-    np.testing.assert_allclose(read_scores(path, trials), scores, rtol=1e-8)
-    lines = path.read_text().splitlines()
-    path.write_text("\n".join(reversed(lines)) + "\n")
-    np.testing.assert_allclose(read_scores(path, trials), scores, rtol=1e-8)
-
-
-def test_score_file_mismatch_fails_loudly(tmp_path):
-    trials = Trials(
-        np.array([1, 0, 1], np.int8), ["a.wav", "a.wav", "b.wav"], ["b.wav", "c.wav", "c.wav"]
-    )
-    path = tmp_path / "scores.txt"
-    path.write_text("a.wav b.wav 0.5\nb.wav c.wav 0.1\n")
-    with pytest.raises(ScoreFileError, match="1 trial\\(s\\) have no score, e.g. a.wav c.wav"):
-        read_scores(path, trials)
-    path.write_text("a.wav b.wav 0.5\na.wav c.wav 0.2\nb.wav c.wav 0.1\nc.wav d.wav 0.3\n")
-    with pytest.raises(
-        ScoreFileError, match="1 scored pair\\(s\\) are not trials, e.g. c.wav d.wav"
-    ):
-        read_scores(path, trials)
-    path.write_text("a.wav b.wav 0.5\na.wav c.wav x\nb.wav c.wav 0.1\n")
-    with pytest.raises(ScoreFileError, match="scores.txt:2: score 'x' is not a number"):
-        read_scores(path, trials)
-    path.write_text("a.wav b.wav 0.5\na.wav c.wav\nb.wav c.wav 0.1\n")
-    with pytest.raises(ScoreFileError, match="scores.txt:2: expected 3 fields"):
-        read_scores(path, trials)
 
 
 def test_score_cli_writes_cosine_and_asnorm(tmp_path):

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxsv.trials import TrialsError, field_counts, read_trials, utterance_id
+from voxsv import trials as trials_module
+from voxsv.trials import (
+    TrialsError,
+    column_fields,
+    digests,
+    field_counts,
+    field_words,
+    find_fields,
+    read_trials,
+    utterance_id,
+)
 
 
 def test_reads_labels_and_paths_as_written(tmp_path):
@@ -96,7 +106,7 @@ def test_coded_utterances_map_back_to_the_paths(tmp_path, monkeypatch, collide):
     from voxsv import trials as trials_module
 
     if collide:  # a hash collision falls back to a dict: same result
-        monkeypatch.setattr(trials_module, "_hash_codes", lambda words: None)
+        monkeypatch.setattr(trials_module, "_hash_codes", lambda *spans: None)
     path = tmp_path / "trials.txt"
     utts = [f"id{i % 7:05d}/vid{i}/{i:05d}.wav" for i in range(40)] + ["é/x.wav"]
     rng = np.random.default_rng(0)
@@ -117,7 +127,7 @@ def test_a_non_ascii_space_is_part_of_a_path(tmp_path):
     assert trials.enroll == ["a\u00a0x.wav", "a\u00a0x.wav"] and trials.test == ["b.wav", "c.wav"]
     names, enroll, _ = trials.coded
     assert [names[i] for i in enroll] == trials.enroll
-    from voxsv.scoring import read_scores
+    from voxsv.score_files import read_scores
 
     scores = tmp_path / "scores.txt"
     scores.write_text("a\u00a0x.wav b.wav 0.5\na\u00a0x.wav c.wav 0.25\n", encoding="utf-8")
@@ -134,3 +144,32 @@ def test_field_counts_agree_with_splitting_each_line():
         lines = raw.split(b"\n")
         expected = [len(line.split()) for line in (lines[:-1] if raw.endswith(b"\n") else lines)]
         assert field_counts(raw).tolist() == expected, raw
+
+
+def test_fields_and_their_bytes_agree_with_splitting_across_chunks(monkeypatch):
+    # chunks of 5 bytes: fields and whitespace runs cross chunk boundaries; fields end at the
+    # end of the text, with or without a newline, and are shorter and longer than 8 bytes
+    monkeypatch.setattr(trials_module, "FIND_CHUNK", 5)
+    rng = np.random.default_rng(1)
+    alphabet = np.frombuffer(b"abcdefghij \t\n\r\xc2\xa0", np.uint8)
+    for _ in range(500):
+        raw = rng.choice(alphabet, int(rng.integers(0, 60))).tobytes()
+        fields = find_fields(raw)
+        expected = raw.split()
+        assert [raw[a:b] for a, b in zip(fields.starts, fields.ends, strict=True)] == expected
+        lengths, words = field_words(fields, np.arange(len(expected)))
+        table = np.stack([*words, np.zeros(len(expected), np.uint64)], axis=1)
+        rows = [(row.tobytes(), n) for row, n in zip(table, lengths, strict=True)]
+        assert [row[:n] for row, n in rows] == expected
+        assert all(not row[n:].strip(b"\0") for row, n in rows)  # zero past each field
+
+
+def test_digests_tell_fields_and_pairs_apart():
+    raw = b"1 abcdefgh abcdefgh\x00\n0 abcdefgh abc\n1 abc abcdefgh\n0 abcdefgh abc\n"
+    fields = find_fields(raw)
+    enroll = field_words(fields, column_fields(fields, 1))
+    test = field_words(fields, column_fields(fields, 2))
+    tokens = digests(*test).tolist()
+    assert len(set(tokens)) == 3  # "abcdefgh" and "abcdefgh\0" differ by their length
+    pairs = digests(*test, seed=digests(*enroll)).tolist()
+    assert pairs[1] == pairs[3] and len(set(pairs)) == 3  # (a, b) and (b, a) differ

@@ -55,13 +55,12 @@ class DetRun(TypedDict):
 def plot_model_det(runs: Sequence[DetRun], path: str | os.PathLike, title: str) -> None:
     """Read each run's trial list and scores and draw the DET figure of one model."""
     from voxsv.metrics import det_curve
-    from voxsv.scoring import read_scores
-    from voxsv.trials import read_trials
+    from voxsv.score_files import labelled_scores
 
     curves = []
     for run in runs:
-        trials = read_trials(run["trials_path"])
-        curves.append((run, det_curve(read_scores(run["scores"], trials), trials.labels)))
+        labels, values = labelled_scores(run["trials_path"], run["scores"])
+        curves.append((run, det_curve(values, labels)))
     plot_det(curves, path, title)
 
 

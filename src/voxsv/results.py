@@ -72,13 +72,12 @@ def evaluate_lists(
     trials: Mapping[str, str | os.PathLike], scores: Mapping[str, str | os.PathLike]
 ) -> dict[str, Metrics]:
     """Metrics of each named trial list from its score file, in TRIAL_LISTS order."""
-    from voxsv.scoring import read_scores
-    from voxsv.trials import read_trials
+    from voxsv.score_files import labelled_scores
 
     out = {}
     for name in ordered_lists(trials):
-        parsed = read_trials(trials[name])
-        out[name] = evaluate(read_scores(scores[name], parsed), parsed.labels, p_target_for(name))
+        labels, values = labelled_scores(trials[name], scores[name])
+        out[name] = evaluate(values, labels, p_target_for(name))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Cosine scoring and AS-norm of trial lists from stored embeddings; score files.
+"""Cosine scoring and AS-norm of trial lists from stored embeddings (score files: score_files).
 
 Embeddings live in `.npz` files with `ids` (N strings) and `embeddings` (N x D float32). The ids
 of test embeddings are utterance paths as trial lists write them (`id10001/vid/00001.wav`) or
@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 from voxsv.atomic import atomic_path
 from voxsv.errors import InputError
 from voxsv.npz import map_npz
-from voxsv.trials import Trials, field_counts, split_fields, utterance_id
+from voxsv.trials import Trials, utterance_id
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,6 @@ ROW_CHUNK = 256  # rows of a thread's utterance x cohort block (6 MB at C=5,994:
 STATS_THREADS = 8  # at most this many worker threads compute cohort statistics
 TRIAL_CHUNK = 4096  # trials whose embedding pairs are gathered at once (cache-sized)
 SHOW_MISSING = 5  # how many missing ids an error message lists
-
-
-class ScoreFileError(InputError):
-    """A score file that cannot be read or does not match its trial list."""
 
 
 class MissingEmbeddingError(InputError):
@@ -238,33 +234,87 @@ def cohort_stats(
     Rows of `embeddings` are L2-normalised here, block by block; the cohort is used as stored
     (not normalised).
     """
-    if top_k > len(cohort):
-        log.warning("top_k %d exceeds the cohort size; using all %d", top_k, len(cohort))
-        top_k = len(cohort)
-    if top_k < 1:
-        raise ValueError(f"top_k must be >= 1, got {top_k}")
-    cohort_t = np.ascontiguousarray(np.asarray(cohort, dtype=np.float32).T)
-    kth = cohort_t.shape[1] - top_k
-    mean = np.empty(len(embeddings), dtype=np.float64)
-    std = np.empty(len(embeddings), dtype=np.float64)
-    local = threading.local()
+    job = StatsJob(embeddings, cohort, top_k, ahead=False)
+    job.only(np.arange(len(embeddings)))
+    return job.result()
 
-    def block_stats(lo: int) -> None:
-        rows = l2_normalise(embeddings[lo : lo + ROW_CHUNK])
-        if not hasattr(local, "buffer"):
-            local.buffer = np.empty((ROW_CHUNK, cohort_t.shape[1]), dtype=np.float32)
-        block = np.matmul(rows, cohort_t, out=local.buffer[: len(rows)])
+
+class StatsJob:
+    """The cohort statistics of rows of `embeddings`, computed in worker threads.
+
+    With `ahead`, one thread starts at once on every row in order, before the caller knows
+    which rows it needs (`voxsv score` reads the trial list meanwhile, on the other core);
+    `only(rows)` then stops it and spreads the rows it has not reached over every core. The
+    rows computed ahead that no trial uses cost at most the time of reading the trial list on
+    one core, and for VoxCeleb1-E every row is used.
+    """
+
+    def __init__(self, embeddings: np.ndarray, cohort: np.ndarray, top_k: int, ahead: bool = True):
+        if top_k > len(cohort):
+            log.warning("top_k %d exceeds the cohort size; using all %d", top_k, len(cohort))
+            top_k = len(cohort)
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        self.top_k = top_k
+        self._embeddings = embeddings
+        self._cohort_t = np.ascontiguousarray(np.asarray(cohort, dtype=np.float32).T)
+        self._mean = np.full(len(embeddings), np.nan)
+        self._std = np.full(len(embeddings), np.nan)
+        self._local = threading.local()
+        self._reached = 0  # rows [0, reached) are done by the thread that runs ahead
+        self._stop = threading.Event()
+        self._ahead = threading.Thread(target=self._run_ahead, daemon=True) if ahead else None
+        self._pending: list = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._limits = threadpool_limits(1, user_api="blas")  # one BLAS thread per worker
+        if self._ahead is not None:
+            self._ahead.start()
+
+    def _run_ahead(self) -> None:
+        for lo in range(0, len(self._embeddings), ROW_CHUNK):
+            if self._stop.is_set():
+                return
+            self._block(slice(lo, lo + ROW_CHUNK))
+            self._reached = min(lo + ROW_CHUNK, len(self._embeddings))
+
+    def _block(self, rows: slice | np.ndarray) -> None:
+        """Statistics of one block of rows: product and partition while it is in cache."""
+        normalised = l2_normalise(self._embeddings[rows])
+        if not hasattr(self._local, "buffer"):
+            self._local.buffer = np.empty((ROW_CHUNK, self._cohort_t.shape[1]), dtype=np.float32)
+        block = np.matmul(normalised, self._cohort_t, out=self._local.buffer[: len(normalised)])
+        kth = block.shape[1] - self.top_k
         block.partition(kth, axis=1)  # the k largest to the last k columns, in place
         top = block[:, kth:]
-        mean[lo : lo + len(rows)] = top.mean(axis=1, dtype=np.float64)
-        std[lo : lo + len(rows)] = top.std(axis=1, dtype=np.float64)
+        self._mean[rows] = top.mean(axis=1, dtype=np.float64)
+        self._std[rows] = top.std(axis=1, dtype=np.float64)
 
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = min(STATS_THREADS, cpus or 1)
-    # numpy's product and partition release the GIL: the threads run in parallel.
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
-        list(pool.map(block_stats, range(0, len(embeddings), ROW_CHUNK)))
-    return mean, std
+    def only(self, rows: np.ndarray) -> None:
+        """Compute the rows (ascending) that are still missing, on every core; returns at once."""
+        self._stop.set()
+        if self._ahead is not None:
+            self._ahead.join()
+        missing = rows[np.searchsorted(rows, self._reached) :]
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        self._pool = ThreadPoolExecutor(min(STATS_THREADS, cpus or 1))
+        contiguous = len(missing) and missing[-1] - missing[0] + 1 == len(missing)
+        chunks = (
+            [slice(lo, lo + ROW_CHUNK) for lo in range(missing[0], missing[-1] + 1, ROW_CHUNK)]
+            if contiguous
+            else [missing[lo : lo + ROW_CHUNK] for lo in range(0, len(missing), ROW_CHUNK)]
+        )  # slices where the rows are contiguous: no gathered copy of each block
+        self._pending = [self._pool.submit(self._block, chunk) for chunk in chunks]
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) over every row of `embeddings`, NaN where a row was not asked for."""
+        try:
+            for pending in self._pending:
+                pending.result()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+            self._limits.restore_original_limits()
+        return self._mean, self._std
 
 
 @dataclass(frozen=True)
@@ -338,115 +388,23 @@ def score_trials(
     embeddings: np.ndarray,
     cohort: np.ndarray | None = None,
     top_k: int = 400,
-    stats: CohortStats | None = None,
+    stats: CohortStats | StatsJob | None = None,
 ) -> np.ndarray:
-    """Cosine scores of the trials; AS-norm'ed by precomputed `stats`, or against `cohort`."""
+    """Cosine scores of the trials; AS-norm'ed by precomputed `stats`, by a job computing them
+    (started before the trials were read), or against `cohort`."""
     enroll, test = trial_rows(trials, ids)
-    embeddings = np.asarray(embeddings, dtype=np.float32)
     used = np.flatnonzero(np.bincount(np.concatenate([enroll, test]), minlength=len(ids)))
-    if len(used) < len(ids):  # only the trials' utterances (no copy when they are all used)
-        position = np.empty(len(ids), dtype=np.int64)
-        position[used] = np.arange(len(used))
-        embeddings, enroll, test = embeddings[used], position[enroll], position[test]
-    if stats is None and cohort is not None:  # the statistics' threads, beside the cosines
-        with ThreadPoolExecutor(1) as pool:
-            pending = pool.submit(cohort_stats, embeddings, cohort, top_k)
-            scores = pair_cosines(embeddings, enroll, test).astype(np.float64)
-            mean, std = pending.result()
+    if stats is None and cohort is not None:
+        stats = StatsJob(embeddings, cohort, top_k, ahead=False)
+    if isinstance(stats, StatsJob):
+        stats.only(used)  # its threads run beside the cosines
+    scores = pair_cosines(embeddings, enroll, test).astype(np.float64)
+    if stats is None:
+        return scores
+    if isinstance(stats, StatsJob):
+        mean, std = stats.result()
     else:
-        scores = pair_cosines(embeddings, enroll, test).astype(np.float64)
-        if stats is None:
-            return scores
-        mean, std = stats.lookup([ids[n] for n in used])
+        mean, std = np.empty(len(ids)), np.empty(len(ids))
+        mean[used], std[used] = stats.lookup([ids[n] for n in used])
     std = np.maximum(std, np.finfo(np.float32).eps)
     return 0.5 * ((scores - mean[enroll]) / std[enroll] + (scores - mean[test]) / std[test])
-
-
-def write_scores(path: str | os.PathLike, trials: Trials, scores: np.ndarray) -> None:
-    """Write `<enroll> <test> <score>` lines in trial order, atomically."""
-    if len(scores) != len(trials):
-        raise ValueError(f"{len(scores)} scores for {len(trials)} trials")
-    values = map("%.9g".__mod__, scores.tolist())
-    text = "\n".join(map(" ".join, zip(trials.enroll, trials.test, values, strict=True))) + "\n"
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-@dataclass(frozen=True)
-class ScoreFile:
-    """The lines of a score file, `<enroll> <test> <score>`, in file order."""
-
-    path: Path
-    enroll: list[str]
-    test: list[str]
-    values: np.ndarray  # float64
-
-
-def read_scores(path: str | os.PathLike, trials: Trials) -> np.ndarray:
-    """Scores of a score file in the order of `trials`; missing or extra pairs are errors."""
-    return match_scores(parse_scores(path), trials)
-
-
-def parse_scores(path: str | os.PathLike) -> ScoreFile:
-    """Read a score file (needs no trial list, so it can be parsed beside one)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ScoreFileError(f"{path}: no such file")
-    raw = path.read_bytes()
-    counts = field_counts(raw)
-    bad = np.flatnonzero((counts != 0) & (counts != 3))
-    if bad.size:
-        raise ScoreFileError(
-            f"{path}:{bad[0] + 1}: expected 3 fields `<enroll> <test> <score>`, "
-            f"found {counts[bad[0]]}"
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise ScoreFileError(f"{path}:{line}: not UTF-8 text") from err
-    tokens = split_fields(raw, text, counts)
-    try:
-        values = np.array(tokens[2::3], dtype=np.float64)
-    except ValueError as err:
-        first = next(n for n, v in enumerate(tokens[2::3]) if not _is_float(v))
-        line = int(np.flatnonzero(counts)[first]) + 1
-        value = tokens[3 * first + 2]
-        raise ScoreFileError(f"{path}:{line}: score {value!r} is not a number") from err
-    return ScoreFile(path, tokens[0::3], tokens[1::3], values)
-
-
-def match_scores(scores: ScoreFile, trials: Trials) -> np.ndarray:
-    """The scores in the order of `trials`; missing or extra pairs are errors."""
-    if scores.enroll == trials.enroll and scores.test == trials.test:
-        return scores.values
-    return _join_scores(scores.path, trials, scores.enroll, scores.test, scores.values)
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _join_scores(
-    path: Path, trials: Trials, enroll: list[str], test: list[str], values: np.ndarray
-) -> np.ndarray:
-    """Scores looked up by (enroll, test) pair when the file is not in trial order."""
-    pairs = list(zip(enroll, test, strict=True))
-    by_pair = dict(zip(pairs, values.tolist(), strict=True))
-    conflicts = sum(by_pair[p] != v for p, v in zip(pairs, values.tolist(), strict=True))
-    if conflicts:
-        raise ScoreFileError(f"{path}: {conflicts} pair(s) scored twice with different scores")
-    wanted = list(zip(trials.enroll, trials.test, strict=True))
-    missing = [p for p in wanted if p not in by_pair]
-    if missing:
-        shown = "; ".join(f"{e} {t}" for e, t in missing[:SHOW_MISSING])
-        raise ScoreFileError(f"{path}: {len(missing)} trial(s) have no score, e.g. {shown}")
-    extra = set(by_pair).difference(wanted)
-    if extra:
-        shown = "; ".join(f"{e} {t}" for e, t in sorted(extra)[:SHOW_MISSING])
-        raise ScoreFileError(f"{path}: {len(extra)} scored pair(s) are not trials, e.g. {shown}")
-    return np.array([by_pair[p] for p in wanted], dtype=np.float64)

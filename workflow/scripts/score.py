@@ -4,7 +4,8 @@ the method's stored cohort statistics)."""
 import logging
 
 from voxsv.rulelog import rule_log
-from voxsv.scoring import load_stats, merge_embeddings, score_trials, write_scores
+from voxsv.score_files import write_scores
+from voxsv.scoring import load_stats, merge_embeddings, score_trials
 from voxsv.scoring_methods import COHORT_STATS, EMBEDDINGS
 from voxsv.trials import read_trials
 

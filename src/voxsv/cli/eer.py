@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ThreadPoolExecutor
 
 from voxsv.cli.common import add_command
 from voxsv.errors import InputError, OptionError
@@ -32,15 +31,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.p_target < 1.0:
         raise OptionError(f"--p-target: {args.p_target} is not in (0, 1)")
     from voxsv.metrics import evaluate, format_metrics
-    from voxsv.scoring import match_scores, parse_scores
-    from voxsv.trials import read_trials
+    from voxsv.score_files import labelled_scores
 
-    with ThreadPoolExecutor(1) as pool:  # both files parsed side by side (numpy frees the GIL)
-        parsed = pool.submit(parse_scores, args.scores)
-        trials = read_trials(args.trials)  # its errors first, then the score file's
-        scores = match_scores(parsed.result(), trials)
+    labels, scores = labelled_scores(args.trials, args.scores)
     try:
-        metrics = evaluate(scores, trials.labels, args.p_target)
+        metrics = evaluate(scores, labels, args.p_target)
     except ValueError as err:  # NaN scores, or a list without targets or non-targets
         raise InputError(f"{args.scores}: {err}") from err
     print(format_metrics(metrics), end="")

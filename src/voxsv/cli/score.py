@@ -54,12 +54,13 @@ def run(args: argparse.Namespace) -> int:
     top_k = TOP_K if args.top_k is None else args.top_k
     at_least("--top-k", top_k, 1)
     out = output_file(args.out)
+    from voxsv.score_files import write_scores
     from voxsv.scoring import (
         MissingEmbeddingError,
+        StatsJob,
         load_stats,
         merge_embeddings,
         score_trials,
-        write_scores,
     )
     from voxsv.trials import read_trials
 
@@ -67,12 +68,14 @@ def run(args: argparse.Namespace) -> int:
         pending = pool.submit(read_trials, args.trials)
         try:
             ids, embeddings = merge_embeddings(args.embeddings)
-            stats = load_stats(args.stats) if args.stats else None
             cohort = _cohort(args, embeddings.shape[1])
+            # the statistics start on the free core before the trials say which rows they need
+            stats = StatsJob(embeddings, cohort, top_k) if cohort is not None else None
+            stats = load_stats(args.stats) if args.stats else stats
         finally:
             trials = pending.result()  # a bad trial list is reported first, as before
     try:
-        scores = score_trials(trials, ids, embeddings, cohort, top_k, stats)
+        scores = score_trials(trials, ids, embeddings, stats=stats)
     except MissingEmbeddingError as err:
         raise InputError(f"{args.trials}: {err} in {' '.join(args.embeddings)}") from err
     except ValueError as err:  # two ids of the same utterance (a.wav and a.flac)
