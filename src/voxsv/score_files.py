@@ -68,36 +68,53 @@ def _scores_in_list_order(
     trials_path: Path, scores_path: Path
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """`labelled_scores` where the score file's pairs are the trial list's, in its order, both
-    files are well formed and no pair repeats; None otherwise (the general path decides)."""
+    files are well formed and no pair repeats; None otherwise (the general path decides).
+    Each file is read in its own thread (numpy frees the GIL), then their names compared."""
     if not (trials_path.is_file() and scores_path.is_file()):
         return None
-    trials_raw, scores_raw = trials_path.read_bytes(), scores_path.read_bytes()
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(find_fields, scores_raw)
-        trials = find_fields(trials_raw)
-        scores = pending.result()
-    if not (_utf8(trials_raw) and _utf8(scores_raw) and _three_per_line(trials, scores)):
+        pending = pool.submit(_score_side, scores_path.read_bytes())
+        listed = _list_side(trials_path.read_bytes())
+        scored = pending.result()
+    if listed is None or scored is None or len(listed[0]) != len(scored[0]):
         return None
-    labels = trial_labels(trials)
-    if np.any(labels < 0):
-        return None
-    pair = None
-    for column in (0, 1):  # the enroll and test fields of both files, byte for byte
-        lengths, words = field_words(trials, column_fields(trials, column + 1))
-        scored_lengths, scored_words = field_words(scores, column_fields(scores, column))
-        if not np.array_equal(lengths, scored_lengths):
+    for (lengths, words), (scored_lengths, scored_words) in zip(listed[1], scored[1], strict=True):
+        if not np.array_equal(lengths, scored_lengths):  # enroll, then test, byte for byte
             return None
         if not all(map(np.array_equal, words, scored_words)):
             return None
-        pair = digests(lengths, words, seed=pair)  # a hash of (enroll, test)
+    return listed[0], scored[0]
+
+
+Names = list[tuple[np.ndarray, list[np.ndarray]]]  # (lengths, words) of the enroll and test fields
+
+
+def _list_side(raw: bytes) -> tuple[np.ndarray, Names] | None:
+    """(labels, names) of a well-formed trial list that lists each pair once, else None."""
+    fields = find_fields(raw)
+    if not (_utf8(raw) and _three_per_line(fields)):
+        return None
+    labels = trial_labels(fields)
+    if np.any(labels < 0):
+        return None
+    names = [field_words(fields, column_fields(fields, column)) for column in (1, 2)]
+    pair = digests(*names[1], seed=digests(*names[0]))  # a hash of (enroll, test)
     if not np.all(np.diff(np.sort(pair))):  # a pair listed twice (or a hash collision)
         return None
-    lengths, words = field_words(scores, column_fields(scores, 2))
+    return labels, names
+
+
+def _score_side(raw: bytes) -> tuple[np.ndarray, Names] | None:
+    """(scores, names) of a well-formed score file whose scores numpy reads, else None."""
+    fields = find_fields(raw)
+    if not (_utf8(raw) and _three_per_line(fields)):
+        return None
+    lengths, words = field_words(fields, column_fields(fields, 2))
     try:  # the score fields as fixed-width bytes, converted by numpy
         values = np.stack(words, axis=1).view(f"S{8 * len(words)}").ravel().astype(np.float64)
     except ValueError:
         return None
-    return labels, values
+    return values, [field_words(fields, column_fields(fields, column)) for column in (0, 1)]
 
 
 def _utf8(raw: bytes) -> bool:
@@ -109,13 +126,9 @@ def _utf8(raw: bytes) -> bool:
     return True
 
 
-def _three_per_line(trials: Fields, scores: Fields) -> bool:
-    """Whether every non-blank line of both files has 3 fields, and both as many lines."""
-    return (
-        len(trials.starts) == len(scores.starts) > 0
-        and bool(np.all((trials.counts == 0) | (trials.counts == 3)))
-        and bool(np.all((scores.counts == 0) | (scores.counts == 3)))
-    )
+def _three_per_line(fields: Fields) -> bool:
+    """Whether the text has fields and every non-blank line has 3 of them."""
+    return len(fields.starts) > 0 and bool(np.all((fields.counts == 0) | (fields.counts == 3)))
 
 
 @dataclass(frozen=True)
