@@ -361,6 +361,37 @@ def test_stored_stats_give_the_same_scores_for_every_trial_list(tmp_path):
             score_trials(trials, ids, emb, stats=short)
 
 
+def test_statistics_started_ahead_equal_those_computed_for_the_rows(monkeypatch):
+    import sys
+
+    from threadpoolctl import threadpool_info
+
+    from voxsv.scoring import StatsJob, cohort_stats
+
+    monkeypatch.setattr(scoring, "ROW_CHUNK", 8)  # many blocks: some ahead, some after
+    rng = np.random.default_rng(3)
+    emb = rng.normal(size=(300, 16)).astype(np.float32)
+    cohort = rng.normal(size=(40, 16)).astype(np.float32)
+    mean, std = cohort_stats(emb, cohort, 7)
+    blas = [lib["num_threads"] for lib in threadpool_info()]
+    interval = sys.getswitchinterval()
+    for rows in (np.arange(300), np.arange(0, 300, 7), np.array([299])):
+        with StatsJob(emb, cohort, 7) as job:
+            job.only(rows)
+            got_mean, got_std = job.result()
+        np.testing.assert_array_equal(got_mean[rows], mean[rows])
+        np.testing.assert_array_equal(got_std[rows], std[rows])
+    # the moments are numpy's mean and std of the top 7 scores (of a float32 product: noise)
+    scores = (emb / np.linalg.norm(emb, axis=1, keepdims=True)) @ cohort.T
+    top = np.sort(scores, axis=1)[:, -7:].astype(np.float64)
+    np.testing.assert_allclose(mean, top.mean(axis=1), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(std, top.std(axis=1), rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError), StatsJob(emb, cohort, 7):  # left early: threads stop
+        raise RuntimeError
+    assert [lib["num_threads"] for lib in threadpool_info()] == blas
+    assert sys.getswitchinterval() == interval
+
+
 def test_registry_names_the_inputs_of_each_method():
     from voxsv import scoring_methods as sm
 

@@ -238,13 +238,14 @@ def cohort_stats(
     Rows of `embeddings` are L2-normalised here, block by block; the cohort is used as stored
     (not normalised).
     """
-    job = StatsJob(embeddings, cohort, top_k, ahead=False)
-    job.only(np.arange(len(embeddings)))
-    return job.result()
+    with StatsJob(embeddings, cohort, top_k, ahead=False) as job:
+        job.only(np.arange(len(embeddings)))
+        return job.result()
 
 
 class StatsJob:
-    """The cohort statistics of rows of `embeddings`, computed in worker threads.
+    """The cohort statistics of rows of `embeddings`, computed in worker threads; a context
+    manager (leaving it stops the threads and restores the BLAS threads and GIL interval).
 
     With `ahead`, one thread starts at once on every row in order, before the caller knows
     which rows it needs (`voxsv score` reads the trial list meanwhile, on the other core);
@@ -319,15 +320,21 @@ class StatsJob:
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """(mean, std) over every row of `embeddings`, NaN where a row was not asked for."""
-        try:
-            for pending in self._pending:
-                pending.result()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown()
-            self._limits.restore_original_limits()
-            sys.setswitchinterval(self._switch_interval)
+        for pending in self._pending:
+            pending.result()
         return self._mean, self._std
+
+    def __enter__(self) -> StatsJob:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._ahead is not None:
+            self._ahead.join()
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+        self._limits.restore_original_limits()
+        sys.setswitchinterval(self._switch_interval)
 
 
 @dataclass(frozen=True)
@@ -405,10 +412,11 @@ def score_trials(
 ) -> np.ndarray:
     """Cosine scores of the trials; AS-norm'ed by precomputed `stats`, by a job computing them
     (started before the trials were read), or against `cohort`."""
+    if stats is None and cohort is not None:
+        with StatsJob(embeddings, cohort, top_k, ahead=False) as job:
+            return score_trials(trials, ids, embeddings, stats=job)
     enroll, test = trial_rows(trials, ids)
     used = np.flatnonzero(np.bincount(np.concatenate([enroll, test]), minlength=len(ids)))
-    if stats is None and cohort is not None:
-        stats = StatsJob(embeddings, cohort, top_k, ahead=False)
     if isinstance(stats, StatsJob):
         stats.only(used)  # its threads run beside the cosines
     scores = pair_cosines(embeddings, enroll, test).astype(np.float64)

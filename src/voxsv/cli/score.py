@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from voxsv.cli.common import add_command, at_least, output_file
@@ -64,22 +65,23 @@ def run(args: argparse.Namespace) -> int:
     )
     from voxsv.trials import read_trials
 
-    with ThreadPoolExecutor(1) as pool:  # the trial list parsed while the arrays load
-        pending = pool.submit(read_trials, args.trials)
+    with ExitStack() as stack:
+        with ThreadPoolExecutor(1) as pool:  # the trial list parsed while the arrays load
+            pending = pool.submit(read_trials, args.trials)
+            try:
+                ids, embeddings = merge_embeddings(args.embeddings)
+                cohort = _cohort(args, embeddings.shape[1])
+                stats = load_stats(args.stats) if args.stats else None
+                if cohort is not None:  # started on the free core before the trials are read
+                    stats = stack.enter_context(StatsJob(embeddings, cohort, top_k))
+            finally:
+                trials = pending.result()  # a bad trial list is reported first, as before
         try:
-            ids, embeddings = merge_embeddings(args.embeddings)
-            cohort = _cohort(args, embeddings.shape[1])
-            # the statistics start on the free core before the trials say which rows they need
-            stats = StatsJob(embeddings, cohort, top_k) if cohort is not None else None
-            stats = load_stats(args.stats) if args.stats else stats
-        finally:
-            trials = pending.result()  # a bad trial list is reported first, as before
-    try:
-        scores = score_trials(trials, ids, embeddings, stats=stats)
-    except MissingEmbeddingError as err:
-        raise InputError(f"{args.trials}: {err} in {' '.join(args.embeddings)}") from err
-    except ValueError as err:  # two ids of the same utterance (a.wav and a.flac)
-        raise InputError(f"{' '.join(args.embeddings)}: {err}") from err
+            scores = score_trials(trials, ids, embeddings, stats=stats)
+        except MissingEmbeddingError as err:
+            raise InputError(f"{args.trials}: {err} in {' '.join(args.embeddings)}") from err
+        except ValueError as err:  # two ids of the same utterance (a.wav and a.flac)
+            raise InputError(f"{' '.join(args.embeddings)}: {err}") from err
     write_scores(out, trials, scores)
     return 0
 
