@@ -6,6 +6,8 @@ that callers which catch ValueError for bad input keep working.
 
 from __future__ import annotations
 
+SHOW_MISSING = 5  # how many of the missing, extra or bad items an error message lists
+
 
 class VoxsvError(ValueError):
     """Bad input; the message names the file (and line or key) or the option first."""

@@ -15,9 +15,10 @@ partition that moves the top k to the end of each row (no full sort, as the orig
 snorm.py does) while the block is still in cache. One thread per core with BLAS limited to one
 thread beats a multi-threaded product of large blocks followed by their partition (which reads
 the whole block from memory again): VoxCeleb1-E (153,516 utterances, 5,994 cohort vectors)
-takes about 1.4x the bare product, and memory stays at one block per thread. They can be stored
-(`save_stats`) and shared by every trial list of a model. Only numpy (and threadpoolctl) is
-imported here: `voxsv score` and `voxsv eer` start without torch.
+takes about 1.2x the bare product, and memory stays at one block per thread. They can be stored
+(`save_stats`) and shared by every trial list of a model; `voxsv score --cohort` starts them
+(`StatsJob`) as soon as the embeddings are mapped, before its trial list is read. Only numpy
+(and threadpoolctl) is imported here: `voxsv score` and `voxsv eer` start without torch.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from voxsv.atomic import atomic_path
-from voxsv.errors import InputError
+from voxsv.errors import SHOW_MISSING, InputError
 from voxsv.npz import map_npz
 from voxsv.trials import Trials, utterance_id
 
@@ -47,7 +48,6 @@ ROW_CHUNK = 256  # rows of a thread's utterance x cohort block (6 MB at C=5,994:
 STATS_THREADS = 8  # at most this many worker threads compute cohort statistics
 SWITCH_INTERVAL = 5e-4  # seconds between GIL hand-overs while statistics are computed
 TRIAL_CHUNK = 4096  # trials whose embedding pairs are gathered at once (cache-sized)
-SHOW_MISSING = 5  # how many missing ids an error message lists
 
 
 class MissingEmbeddingError(InputError):
