@@ -45,6 +45,30 @@ def test_score_file_mismatch_fails_loudly(tmp_path):
         read_scores(path, trials)
 
 
+def test_score_lines_are_those_python_formats(tmp_path, monkeypatch):
+    # every kind of value "%.9g" formats: with and without an exponent, rounding that carries
+    # into another digit, ties, zeros, NaN and infinities; chunks of 1,000 lines
+    monkeypatch.setattr(score_files, "WRITE_CHUNK", 1000)
+    rng = np.random.default_rng(5)
+    special = [0.0, -0.0, np.nan, np.inf, -np.inf, 1.0, 10.0, 1e8, 1e9, 999999999.5, 9.9999999996,
+               1e-4, 9.999999999e-5, 123456789.0, 0.5, 2.5, 1.25, 5e-324, 1.7976931348623157e308]
+    values = np.concatenate([
+        rng.normal(size=3000) * 3,
+        rng.normal(size=1000) * 1e-3,
+        10.0 ** rng.uniform(-12, 14, 1000) * rng.choice([-1, 1], 1000),
+        rng.integers(-(10**9), 10**9, 1000) / 10.0 ** rng.integers(0, 12, 1000),
+        special,
+    ])  # fmt: skip
+    names = [f"id{i:05d}/vid/{i:05d}.wav" for i in range(40)] + ["é/ü.wav", "x"]
+    enroll, test = rng.integers(0, len(names), (2, len(values)))
+    trials = Trials(np.zeros(len(values), np.int8), [names[i] for i in enroll],
+                    [names[i] for i in test])  # fmt: skip
+    write_scores(tmp_path / "scores.txt", trials, values)
+    lines = zip(trials.enroll, trials.test, values.tolist(), strict=True)
+    want = "".join(f"{e} {t} {'%.9g' % v}\n" for e, t, v in lines)  # noqa: UP031
+    assert (tmp_path / "scores.txt").read_text(encoding="utf-8") == want
+
+
 def _general(trials_path, scores_path):
     """What the general path reads: the trial list, then its scores joined by pair."""
     trials = read_trials(trials_path)

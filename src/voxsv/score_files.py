@@ -32,19 +32,116 @@ from voxsv.trials import (
     trial_labels,
 )
 
+WRITE_CHUNK = 1 << 14  # score lines assembled at once (1.5 MB of columns)
+_SCORE_COLUMNS = 1 + 13 + 1 + 13 + 16 + 1  # sign, slots, point, slots, Python's text, newline
+_POWERS = 10.0 ** np.arange(13)  # exact in float64
+_TRIPLES = np.array([list(f"{n:03d}".encode()) for n in range(1000)], dtype=np.uint8)
+
 
 class ScoreFileError(InputError):
     """A score file that cannot be read or does not match its trial list."""
 
 
 def write_scores(path: str | os.PathLike, trials: Trials, scores: np.ndarray) -> None:
-    """Write `<enroll> <test> <score>` lines in trial order, atomically."""
+    """Write `<enroll> <test> <score>` lines in trial order, atomically, each score as "%.9g"
+    formats it.
+
+    The lines are assembled by numpy in chunks of WRITE_CHUNK: each line's bytes laid out in
+    fixed columns (names from a table of the distinct names, the score's digits twice: before
+    and after its decimal point), then the unused columns dropped. For VoxCeleb1-E's 579,818
+    trials this takes 0.22 s on 2 cores, where Python's formatting and joining of the lines
+    took 0.42 s on one, at the end of `voxsv score` when nothing else is left to run; the file
+    is the same byte for byte.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
     if len(scores) != len(trials):
         raise ValueError(f"{len(scores)} scores for {len(trials)} trials")
-    values = map("%.9g".__mod__, scores.tolist())
-    text = "\n".join(map(" ".join, zip(trials.enroll, trials.test, values, strict=True))) + "\n"
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+    names, enroll, test = trials.coded
+    table, present = _name_table(names)
+
+    def lines(lo: int) -> bytes:
+        """The bytes of lines [lo, lo + WRITE_CHUNK)."""
+        rows = slice(lo, lo + WRITE_CHUNK)
+        width = table.shape[1]
+        line = np.empty((len(scores[rows]), 2 * width + 2 + _SCORE_COLUMNS), dtype=np.uint8)
+        keep = np.empty(line.shape, dtype=bool)
+        for start, names_of in ((0, enroll[rows]), (width + 1, test[rows])):
+            line[:, start : start + width] = table[names_of]
+            keep[:, start : start + width] = present[names_of]
+            line[:, start + width] = ord(" ")
+            keep[:, start + width] = True
+        _score_columns(scores[rows], line[:, 2 * width + 2 :], keep[:, 2 * width + 2 :])
+        return line[keep].tobytes()
+
+    # numpy frees the GIL in most of a chunk's work: two threads assemble chunks in turn
+    with atomic_path(path) as tmp, open(tmp, "wb") as out, ThreadPoolExecutor(2) as pool:
+        for chunk in pool.map(lines, range(0, len(scores), WRITE_CHUNK)):
+            out.write(chunk)
+
+
+def _name_table(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(the UTF-8 bytes of each name as a zero-padded row of uint8, which bytes are its own)."""
+    words = [name.encode() for name in names]
+    ends = np.cumsum(np.fromiter(map(len, words), np.int64, len(words)))
+    data = np.frombuffer(b"".join(words) + b"\0", dtype=np.uint8)  # never empty
+    fields = Fields(data, np.append(0, ends[:-1]), ends, np.ones(len(words), dtype=np.int64))
+    lengths, columns = field_words(fields, np.arange(len(words)))
+    table = np.stack(columns, axis=1) if columns else np.zeros((len(words), 0), dtype="<u8")
+    table = table.view(np.uint8)
+    return table, np.arange(table.shape[1]) < lengths[:, None]
+
+
+def _score_columns(values: np.ndarray, line: np.ndarray, keep: np.ndarray) -> None:
+    """Fill `line` (_SCORE_COLUMNS columns) with each value as "%.9g" formats it and a newline,
+    and `keep` with which of its columns to write.
+
+    Values of 1e-4 <= |v| < 1e9 (where "%.9g" writes no exponent) are formatted from their 9
+    significant digits, laid out as 13 slots (4 zeros, then the digits) before the decimal
+    point and the same 13 slots after it: the sign, the slots [first, point), the point, the
+    slots [point, last). Their rounding is computed in float64 from an exact power of ten, so
+    it is exact unless the scaled value lies within 1e-6 of a rounding tie; those, zeros,
+    values with an exponent, NaN and infinities are formatted by Python into the last 16
+    columns before the newline.
+    """
+    size = np.abs(values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = np.floor(np.log10(size))
+        exponent = np.where(np.isfinite(exponent), exponent, 99).astype(np.int64)
+        for _ in range(2):  # log10 may be one off near a power of ten; rounding may carry
+            scaled = size * _POWERS[np.clip(8 - exponent, 0, 12)]
+            digits = np.rint(scaled)
+            exponent += (digits >= 1e9).astype(np.int64) - (digits < 1e8).astype(np.int64)
+        python = (
+            (exponent < -4)
+            | (exponent > 8)
+            | (digits < 1e8)
+            | (digits >= 1e9)
+            | (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+        )
+    exponent = np.where(python, 0, exponent)
+    digits = np.where(python, 1e8, digits).astype(np.int64)
+    groups = np.stack([digits // 1_000_000, digits // 1000 % 1000, digits % 1000], axis=1)
+    chars = _TRIPLES[groups].reshape(len(values), 9)  # the 9 digits, most significant first
+    trailing = np.argmax(chars[:, ::-1] != ord("0"), axis=1)
+    first, point = 4 + np.minimum(exponent, 0), 5 + exponent
+    last = np.maximum(13 - trailing, point)
+    formatted = ~python[:, None]
+    slot = np.arange(13)
+    line[:, 0] = ord("-")
+    keep[:, 0] = (values < 0) & ~python
+    for start, begin, end in ((1, first, point), (15, point, last)):  # before, after the point
+        line[:, start : start + 4] = ord("0")
+        line[:, start + 4 : start + 13] = chars
+        keep[:, start : start + 13] = (slot >= begin[:, None]) & (slot < end[:, None]) & formatted
+    line[:, 14] = ord(".")
+    keep[:, 14] = (last > point) & ~python
+    keep[:, 28:44] = False
+    for row in np.flatnonzero(python):
+        text = f"{values[row]:.9g}".encode()
+        line[row, 28 : 28 + len(text)] = np.frombuffer(text, dtype=np.uint8)
+        keep[row, 28 : 28 + len(text)] = True
+    line[:, 44] = ord("\n")
+    keep[:, 44] = True
 
 
 def labelled_scores(

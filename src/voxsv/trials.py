@@ -29,16 +29,43 @@ class TrialsError(InputError):
     """A trial list that cannot be read: the message names the file and the line."""
 
 
-@dataclass(frozen=True)
 class Trials:
-    """One trial list: labels (1 target, 0 non-target) and the enrollment/test paths as written."""
+    """One trial list: labels (1 target, 0 non-target) and the enrollment/test paths as written.
 
-    labels: np.ndarray  # int8, one per trial
-    enroll: list[str]
-    test: list[str]
+    Built from the paths (`Trials(labels, enroll, test)`), or by `read_trials` from the
+    distinct paths and each trial's index into them (`Trials.from_codes`); the other form is
+    made when first asked for. Scoring and score files need only the codes, so reading
+    VoxCeleb1-E's list makes no Python string per trial.
+    """
+
+    def __init__(self, labels: np.ndarray, enroll: list[str], test: list[str]):
+        self.labels = labels  # int8, one per trial
+        self.__dict__.update(enroll=enroll, test=test)  # the cached properties' slots
+
+    @classmethod
+    def from_codes(
+        cls, labels: np.ndarray, names: list[str], enroll: np.ndarray, test: np.ndarray
+    ) -> Trials:
+        """Trials whose enrollment and test paths are `names[enroll]` and `names[test]`."""
+        trials = cls.__new__(cls)
+        trials.labels = labels
+        trials.__dict__["coded"] = (names, enroll, test)
+        return trials
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @cached_property
+    def enroll(self) -> list[str]:
+        """The enrollment path of each trial."""
+        names, enroll, _ = self.coded
+        return list(map(names.__getitem__, enroll.tolist()))
+
+    @cached_property
+    def test(self) -> list[str]:
+        """The test path of each trial."""
+        names, _, test = self.coded
+        return list(map(names.__getitem__, test.tolist()))
 
     @cached_property
     def coded(self) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -110,13 +137,16 @@ def split_fields(raw: bytes, text: str, counts: np.ndarray) -> list[str]:
 
 
 def read_trials(path: str | os.PathLike) -> Trials:
-    """Read a trial list; blank lines are ignored, any other line must be `<0|1> <utt> <utt>`."""
+    """Read a trial list; blank lines are ignored, any other line must be `<0|1> <utt> <utt>`.
+
+    Fields are split on ASCII whitespace only: a non-ASCII space is part of a path.
+    """
     path = Path(path)
     if not path.is_file():
         raise TrialsError(f"{path}: no such file")
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise TrialsError(f"{path}:{line}: not UTF-8 text") from err
@@ -129,25 +159,22 @@ def read_trials(path: str | os.PathLike) -> Trials:
             f"{path}:{line + 1}: expected 3 fields `<0|1> <enroll> <test>`, found "
             f"{counts[line]} ({bad.size} malformed line(s) in all)"
         )
-    tokens = split_fields(raw, text, counts)
-    if not tokens:
+    if not len(fields.starts):
         raise TrialsError(f"{path}: empty trial list")
     labels = trial_labels(fields)
     bad = np.flatnonzero(labels < 0)
     if bad.size:
         line = int(np.flatnonzero(counts)[bad[0]])
+        found = raw[fields.starts[3 * bad[0]] : fields.ends[3 * bad[0]]].decode()
         raise TrialsError(
-            f"{path}:{line + 1}: label must be 0 or 1, found {tokens[3 * bad[0]]!r} "
+            f"{path}:{line + 1}: label must be 0 or 1, found {found!r} "
             f"({bad.size} bad label(s) in all)"
         )
-    enroll, test = tokens[1::3], tokens[2::3]
     both = np.concatenate([column_fields(fields, 1), column_fields(fields, 2)])
-    names, enroll_index, test_index = _encode_words(enroll + test, *field_words(fields, both))
-    pair = enroll_index * len(names) + test_index
+    names, enroll, test = _encode_fields(raw, fields, both)
+    pair = enroll * len(names) + test
     if np.all(np.diff(np.sort(pair))):  # every pair listed once (the usual case)
-        trials = Trials(labels=labels, enroll=enroll, test=test)
-        trials.__dict__["coded"] = (names, enroll_index, test_index)  # cached_property's slot
-        return trials
+        return Trials.from_codes(labels, names, enroll, test)
     _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
     first_of = first[inverse]  # each trial's first listing of its (enroll, test) pair
     conflict = np.flatnonzero(labels != labels[first_of])
@@ -155,15 +182,12 @@ def read_trials(path: str | os.PathLike) -> Trials:
         lines = np.flatnonzero(counts) + 1
         n, m = int(first_of[conflict[0]]), int(conflict[0])
         raise TrialsError(
-            f"{path}:{lines[n]} and line {lines[m]}: the pair {enroll[m]} {test[m]} is listed "
-            f"with labels {labels[n]} and {labels[m]} ({conflict.size} conflicting line(s) in all)"
+            f"{path}:{lines[n]} and line {lines[m]}: the pair {names[enroll[m]]} "
+            f"{names[test[m]]} is listed with labels {labels[n]} and {labels[m]} "
+            f"({conflict.size} conflicting line(s) in all)"
         )
     keep = np.sort(first)  # first listings, in file order
-    trials = Trials(
-        labels=labels[keep], enroll=[enroll[i] for i in keep], test=[test[i] for i in keep]
-    )
-    trials.__dict__["coded"] = (names, enroll_index[keep], test_index[keep])
-    return trials
+    return Trials.from_codes(labels[keep], names, enroll[keep], test[keep])
 
 
 def trial_labels(fields: Fields) -> np.ndarray:
@@ -217,28 +241,36 @@ def digests(
 
 def _encode(enroll: list[str], test: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Distinct utterances and each trial's enroll and test index into them (for Trials built
-    in memory; `read_trials` hashes the fields where they lie in the file)."""
-    tokens = enroll + test
-    words = [t.encode() for t in tokens]
+    from paths; `read_trials` hashes the fields where they lie in the file)."""
+    words = [t.encode() for t in enroll + test]
     ends = np.cumsum(np.fromiter(map(len, words), np.int64, len(words)))
-    data = np.frombuffer(b"".join(words) + b"\0", dtype=np.uint8)  # never empty
-    fields = Fields(data, np.append(0, ends[:-1]), ends, np.ones(len(tokens), dtype=np.int64))
-    return _encode_words(tokens, *field_words(fields, np.arange(len(tokens))))
+    raw = b"".join(words) + b"\0"  # never empty
+    starts = np.append(0, ends[:-1])
+    fields = Fields(np.frombuffer(raw, dtype=np.uint8), starts, ends, np.array([len(words)]))
+    return _encode_fields(raw, fields, np.arange(len(words)))
 
 
-def _encode_words(
-    tokens: list[str], lengths: np.ndarray, words: list[np.ndarray]
+def _encode_fields(
+    raw: bytes, fields: Fields, index: np.ndarray
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Distinct tokens and each token's index into them, enroll tokens then test tokens.
+    """Distinct values (decoded) of the fields `index`, enroll fields then as many test fields,
+    and each field's index into them.
 
-    Token n is `tokens[n]`, its bytes `lengths[n]` and `words[:][n]`. Tokens are told apart by
-    64-bit hashes computed with numpy (over a million tokens in a fraction of a second, where
-    a dict of strings takes seconds); equal hashes are checked to be equal tokens, and on a
-    collision a dict does the work.
+    Fields are told apart by 64-bit hashes computed with numpy (over a million fields in a
+    fraction of a second, where a dict of strings takes seconds); equal hashes are checked to
+    be equal fields, and on a collision a dict of their bytes does the work.
     """
-    first, codes = _hash_codes(lengths, words) or _dict_codes(tokens)
-    half = len(tokens) // 2
-    return list(map(tokens.__getitem__, first.tolist())), codes[:half], codes[half:]
+    lengths, words = field_words(fields, index)
+    starts = fields.starts[index]
+    coded = _hash_codes(lengths, words)
+    if coded is None:
+        spans = zip(starts.tolist(), (starts + lengths).tolist(), strict=True)
+        coded = _dict_codes([raw[start:end] for start, end in spans])
+    first, codes = coded
+    spans = zip(starts[first].tolist(), (starts + lengths)[first].tolist(), strict=True)
+    names = [raw[start:end].decode("utf-8") for start, end in spans]
+    half = len(index) // 2
+    return names, codes[:half], codes[half:]
 
 
 def _hash_codes(
@@ -252,9 +284,9 @@ def _hash_codes(
     return (first, codes) if same else None
 
 
-def _dict_codes(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _dict_codes(tokens: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """What `_hash_codes` returns (first indexes here), by a dict: the fallback on a collision."""
-    index: dict[str, int] = {}
+    index: dict[bytes, int] = {}
     codes = np.fromiter((index.setdefault(t, len(index)) for t in tokens), np.int64, len(tokens))
     first = np.full(len(index), -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(len(tokens) - 1, -1, -1)
