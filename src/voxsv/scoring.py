@@ -15,7 +15,7 @@ partition that moves the top k to the end of each row (no full sort, as the orig
 snorm.py does) while the block is still in cache. One thread per core with BLAS limited to one
 thread beats a multi-threaded product of large blocks followed by their partition (which reads
 the whole block from memory again): VoxCeleb1-E (153,516 utterances, 5,994 cohort vectors)
-takes about 1.2x the bare product, and memory stays at one block per thread. They can be stored
+takes about 1.4x the bare product, and memory stays at one block per thread. They can be stored
 (`save_stats`) and shared by every trial list of a model; `voxsv score --cohort` starts them
 (`StatsJob`) as soon as the embeddings are mapped, before its trial list is read. Only numpy
 (and threadpoolctl) is imported here: `voxsv score` and `voxsv eer` start without torch.
