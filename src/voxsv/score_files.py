@@ -27,6 +27,7 @@ from voxsv.trials import (
     digests,
     field_words,
     find_fields,
+    joined_fields,
     read_trials,
     split_fields,
     trial_labels,
@@ -81,12 +82,9 @@ def write_scores(path: str | os.PathLike, trials: Trials, scores: np.ndarray) ->
 
 def _name_table(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(the UTF-8 bytes of each name as a zero-padded row of uint8, which bytes are its own)."""
-    words = [name.encode() for name in names]
-    ends = np.cumsum(np.fromiter(map(len, words), np.int64, len(words)))
-    data = np.frombuffer(b"".join(words) + b"\0", dtype=np.uint8)  # never empty
-    fields = Fields(data, np.append(0, ends[:-1]), ends, np.ones(len(words), dtype=np.int64))
-    lengths, columns = field_words(fields, np.arange(len(words)))
-    table = np.stack(columns, axis=1) if columns else np.zeros((len(words), 0), dtype="<u8")
+    _, fields = joined_fields(names)
+    lengths, columns = field_words(fields, np.arange(len(names)))
+    table = np.stack(columns, axis=1) if columns else np.zeros((len(names), 0), dtype="<u8")
     table = table.view(np.uint8)
     return table, np.arange(table.shape[1]) < lengths[:, None]
 

@@ -121,13 +121,8 @@ def find_fields(raw: bytes) -> Fields:
     return Fields(data, starts, ends, np.diff(starts_before, prepend=0))
 
 
-def field_counts(raw: bytes) -> np.ndarray:
-    """Number of whitespace-separated fields on each line of `raw`."""
-    return find_fields(raw).counts
-
-
 def split_fields(raw: bytes, text: str, counts: np.ndarray) -> list[str]:
-    """The fields of `raw` (decoded: `text`) split on ASCII whitespace only, as `field_counts`
+    """The fields of `raw` (decoded: `text`) split on ASCII whitespace only, as `find_fields`
     counted them (`counts`). str.split() is faster than decoding every bytes word, but it also
     splits at U+00A0 and other non-ASCII spaces, which can be part of a path."""
     tokens = text.split()
@@ -239,15 +234,22 @@ def digests(
     return digest
 
 
+def joined_fields(tokens: list[str]) -> tuple[bytes, Fields]:
+    """The UTF-8 bytes of `tokens` joined into one text, and where each token lies in it (so
+    tokens held as strings are hashed and laid out as fields read from a file are)."""
+    words = [token.encode() for token in tokens]
+    lengths = np.fromiter(map(len, words), np.int64, len(words))
+    ends = np.cumsum(lengths)
+    raw = b"".join(words) + b"\0"  # never empty: field_words needs a byte to view
+    data = np.frombuffer(raw, dtype=np.uint8)
+    return raw, Fields(data, ends - lengths, ends, np.array([len(words)]))
+
+
 def _encode(enroll: list[str], test: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Distinct utterances and each trial's enroll and test index into them (for Trials built
     from paths; `read_trials` hashes the fields where they lie in the file)."""
-    words = [t.encode() for t in enroll + test]
-    ends = np.cumsum(np.fromiter(map(len, words), np.int64, len(words)))
-    raw = b"".join(words) + b"\0"  # never empty
-    starts = np.append(0, ends[:-1])
-    fields = Fields(np.frombuffer(raw, dtype=np.uint8), starts, ends, np.array([len(words)]))
-    return _encode_fields(raw, fields, np.arange(len(words)))
+    raw, fields = joined_fields(enroll + test)
+    return _encode_fields(raw, fields, np.arange(len(fields.starts)))
 
 
 def _encode_fields(
