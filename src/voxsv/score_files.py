@@ -28,6 +28,7 @@ from voxsv.trials import (
     field_words,
     find_fields,
     joined_fields,
+    malformed_lines,
     read_trials,
     split_fields,
     trial_labels,
@@ -221,7 +222,7 @@ def _utf8(raw: bytes) -> bool:
 
 def _three_per_line(fields: Fields) -> bool:
     """Whether the text has fields and every non-blank line has 3 of them."""
-    return len(fields.starts) > 0 and bool(np.all((fields.counts == 0) | (fields.counts == 3)))
+    return len(fields.starts) > 0 and not malformed_lines(fields).size
 
 
 @dataclass(frozen=True)
@@ -245,8 +246,8 @@ def parse_scores(path: str | os.PathLike) -> ScoreFile:
     if not path.is_file():
         raise ScoreFileError(f"{path}: no such file")
     raw = path.read_bytes()
-    counts = find_fields(raw).counts
-    bad = np.flatnonzero((counts != 0) & (counts != 3))
+    fields = find_fields(raw)
+    counts, bad = fields.counts, malformed_lines(fields)
     if bad.size:
         raise ScoreFileError(
             f"{path}:{bad[0] + 1}: expected 3 fields `<enroll> <test> <score>`, "

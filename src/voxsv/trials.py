@@ -121,6 +121,11 @@ def find_fields(raw: bytes) -> Fields:
     return Fields(data, starts, ends, np.diff(starts_before, prepend=0))
 
 
+def malformed_lines(fields: Fields) -> np.ndarray:
+    """Indexes of the lines that are neither blank nor 3 fields long (trial and score lines)."""
+    return np.flatnonzero((fields.counts != 0) & (fields.counts != 3))
+
+
 def split_fields(raw: bytes, text: str, counts: np.ndarray) -> list[str]:
     """The fields of `raw` (decoded: `text`) split on ASCII whitespace only, as `find_fields`
     counted them (`counts`). str.split() is faster than decoding every bytes word, but it also
@@ -147,7 +152,7 @@ def read_trials(path: str | os.PathLike) -> Trials:
         raise TrialsError(f"{path}:{line}: not UTF-8 text") from err
     fields = find_fields(raw)
     counts = fields.counts
-    bad = np.flatnonzero((counts != 0) & (counts != 3))
+    bad = malformed_lines(fields)
     if bad.size:
         line = int(bad[0])
         raise TrialsError(
